@@ -1,0 +1,61 @@
+"""Command line: grade a chapter, build the student editions, lay out an nbgrader course."""
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from . import build as course_build
+from .chapters import CHAPTERS
+from .engine import grade
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("grade", help="print the score table of a chapter (or all)")
+    p.add_argument("chapters", nargs="*", help="e.g. ch01 (default: every chapter)")
+    p.add_argument("--package", help="folder of the cnnlab to grade (default: the installed one)")
+    p.add_argument("--public", action="store_true", help="only the public checks")
+
+    p = commands.add_parser("build", help="regenerate src/cnnlab and course/ from solutions/")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing; fail if the committed editions drift or leak")
+
+    p = commands.add_parser("nbgrader-course", help="write an nbgrader course directory")
+    p.add_argument("folder", help="where to write it (source/<chapter>/ and nbgrader_config.py)")
+
+    args = parser.parse_args(argv)
+    if args.command == "grade":
+        names = args.chapters or [ch.name for ch in CHAPTERS]
+        total = top = 0.0
+        for name in names:
+            with tqdm(desc=name, unit="test", file=sys.stdout, leave=False) as bar:
+                def progress(done, count, bar=bar):
+                    if (done, count) != (bar.n, bar.total):
+                        bar.total, bar.n = count, done
+                        bar.refresh()
+
+                report = grade(name, package=args.package, public_only=args.public,
+                               progress=progress)
+            print(report.table(), end="\n\n")
+            total, top = total + report.points(), top + report.max_points()
+        if len(names) > 1:
+            print(f"course total: {total:g} / {top:g} points ({100 * total / max(top, 1):.0f} %)")
+        return 0
+    if args.command == "build":
+        if args.check:
+            problems = course_build.check()
+            print("\n".join(problems) or "src/ and course/ match a fresh build; no leaks")
+            return 1 if problems else 0
+        course_build.build()
+        print("rebuilt src/cnnlab and course/ from solutions/")
+        return 0
+    root = course_build.write_nbgrader_course(args.folder)
+    print(f"nbgrader course written to {root}; run nbgrader there (e.g. nbgrader generate_assignment ch01_edges)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The grading engine: run a chapter's pytest suite on a package and add up the points.
+
+The same function serves the three ways of use:
+
+- self-study: `python -m autograder grade ch01` prints the score table of your `cnnlab`;
+- nbgrader: each graded notebook cell calls `check(...)`, whose return value (points earned) is the
+  cell's partial credit, so the notebook grade equals the command's grade;
+- CI: the project's tests grade the reference (full marks), the student edition (zero) and
+  hand-made mutants (points lost).
+
+The suite runs in a fresh Python process: the student's latest edits are imported (no stale
+modules in a notebook kernel), a crash or an endless loop in student code cannot take the grader
+down, and the process imports `cnnlab` from the package under grade and nowhere else.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chapters import chapter as find_chapter
+from .reference import REPO
+
+SUITES = Path(__file__).resolve().parent / "suites"
+
+
+@dataclass
+class TestResult:
+    test: str
+    exercise: str
+    points: float
+    public: bool
+    description: str
+    passed: bool = False
+    message: str = "not run: the test process ended before this test (a crash in the code?)"
+
+
+@dataclass
+class Report:
+    chapter: str
+    package: Path
+    results: list = field(default_factory=list)
+    problem: str = ""  # why the suite could not run to the end, if it did not
+    seconds: float = 0.0
+
+    def exercises(self):
+        return list(dict.fromkeys(r.exercise for r in self.results))
+
+    def points(self, exercise=None):
+        return sum(r.points for r in self._of(exercise) if r.passed)
+
+    def max_points(self, exercise=None):
+        return sum(r.points for r in self._of(exercise))
+
+    def _of(self, exercise):
+        return [r for r in self.results if exercise is None or r.exercise == exercise]
+
+    def table(self):
+        """The per-exercise score table with the total, then what failed and why."""
+        width = max([len(e) for e in self.exercises()] + [8])
+        lines = [f"{self.chapter} — graded {self.package}", ""]
+        lines.append(f"{'exercise':<{width}}  tests   points")
+        for exercise in self.exercises():
+            results = self._of(exercise)
+            passed = sum(r.passed for r in results)
+            lines.append(
+                f"{exercise:<{width}}  {passed:>2}/{len(results):<2}  "
+                f"{self.points(exercise):5.1f} / {self.max_points(exercise):.1f}"
+            )
+        total, top = self.points(), self.max_points()
+        percent = 100 * total / top if top else 0.0
+        lines.append(f"{'total':<{width}}         {total:5.1f} / {top:.1f}  ({percent:.0f} %)")
+        if self.problem:
+            lines += ["", f"problem: {self.problem}"]
+        failed = [r for r in self.results if not r.passed]
+        if failed:
+            lines += ["", "what to fix:"]
+            lines += [_feedback_line(r) for r in failed]
+        return "\n".join(lines)
+
+    def feedback(self):
+        """One line per test, for a notebook's check cell."""
+        return "\n".join(_feedback_line(r) for r in self.results)
+
+
+def _feedback_line(result):
+    mark = "✔" if result.passed else "✘"
+    line = f"{mark} [{result.exercise}] {result.description} ({result.points:g} pt)"
+    if not result.passed:
+        message = result.message.strip().replace("\n", "\n      ")
+        line += f"\n      {message}"
+    return line
+
+
+def default_package():
+    """The folder of the `cnnlab` that `import cnnlab` finds from here (the learner's copy)."""
+    spec = importlib.util.find_spec("cnnlab")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "no cnnlab package to grade: install the course (see README) or pass its folder"
+        )
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
+
+
+def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, progress=None):
+    """Grade the `cnnlab` package in folder `package` with the suite of `chapter`.
+
+    Args:
+        chapter: chapter name ("ch01_edges") or number prefix ("ch01").
+        package: folder of the cnnlab package to grade; default: the one `import cnnlab` finds.
+        exercises: only these exercises (default: all of the chapter).
+        public_only: only the public checks (those that need no reference solution).
+        timeout: seconds before the suite is stopped; unfinished tests earn nothing.
+        progress: optional callable(done, total) called as results arrive.
+
+    Returns:
+        a Report with one TestResult per test.
+    """
+    ch = find_chapter(chapter)
+    package = Path(package).resolve() if package else default_package()
+    if not (package / "__init__.py").is_file():
+        raise FileNotFoundError(f"{package} is not a package folder (no __init__.py)")
+    report = Report(ch.name, package)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "results.jsonl"
+        command = [
+            sys.executable, "-m", "pytest", str(SUITES / f"test_{ch.name}.py"),
+            "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES),
+            "--package", str(package), "--grade-report", str(log), "-q", "--no-header",
+        ]
+        command += [f"--exercise={e}" for e in exercises]
+        command += ["--public-only"] if public_only else []
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package.parent), str(REPO)]))
+        env.pop("PYTHONSTARTUP", None)
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=package.parent, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        try:
+            while process.poll() is None:
+                if progress:
+                    _read_results(log, report, progress)
+                if time.perf_counter() - start > timeout:
+                    process.kill()
+                    report.problem = f"stopped after {timeout} s (an endless loop?)"
+                    break
+                time.sleep(0.1)
+            output = process.communicate()[0]
+        finally:
+            if process.poll() is None:
+                process.kill()
+        report.seconds = time.perf_counter() - start
+        _read_results(log, report, progress)
+    if not report.results and not report.problem:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        report.problem = f"the suite did not run:\n{tail}"
+    elif process.returncode not in (0, 1) and not report.problem:
+        report.problem = f"the test process ended with code {process.returncode} (a crash?)"
+    return report
+
+
+def _read_results(log, report, progress=None):
+    if not log.exists():
+        return
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    for record in records:
+        if record["event"] == "collected" and not report.results:
+            report.results = [TestResult(**test) for test in record["tests"]]
+    by_name = {r.test: r for r in report.results}
+    outcomes = {}
+    for record in records:
+        if record["event"] == "result" and record["test"] in by_name:
+            passed, message = outcomes.get(record["test"], (True, ""))
+            if not record["passed"]:
+                passed, message = False, message or record["message"]
+            outcomes[record["test"]] = (passed, message)
+    for name, (passed, message) in outcomes.items():
+        by_name[name].passed = passed
+        by_name[name].message = message
+    if progress:
+        progress(len(outcomes), len(report.results))
+
+
+def check(chapter, exercise, hidden=False, package=None):
+    """A notebook's graded cell: grade one exercise, print the feedback, return the points.
+
+    The visible cell runs the public checks; nbgrader's hidden-test part of the same cell calls it
+    again with hidden=True to run every test of the exercise. Output goes to stdout only: nbgrader
+    scores a cell that writes to stderr as 0.
+    """
+    report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden)
+    kind = "all tests" if hidden else "public checks"
+    print(f"{exercise}: {kind}, {report.points():g} of {report.max_points():g} points")
+    print(report.feedback())
+    if report.problem:
+        print(f"problem: {report.problem}")
+    if not report.results:
+        return 0.0
+    return float(report.points())

@@ -1,0 +1,34 @@
+"""nbgrader settings for the course (the generated nbgrader_config.py calls `configure`).
+
+Each setting answers a measured fact about nbgrader 0.9.6:
+
+- autograde overwrites every submitted file that also exists in source/<assignment>/ with the
+  instructor's copy; the package copy a student edits must be excluded, or the instructor's
+  (stubbed) code would be graded instead of the student's;
+- any stderr output in a graded cell scores 0: the grading engine prints only to stdout, and
+  IgnorePattern drops the warnings Numba or Python may print while the kernel runs;
+- the default 30 s cell timeout is too short for a cold Numba compile plus a test suite;
+- the grading kernel comes from the notebook's kernelspec, which the build sets to `python3`.
+"""
+
+from pathlib import Path
+
+from .chapters import CHAPTERS
+from .reference import REPO
+
+
+def package_files():
+    """The package's files as they sit in an assignment folder (cnnlab/<module>.py)."""
+    return sorted(f"cnnlab/{p.name}" for p in (REPO / "solutions" / "cnnlab").glob("*.py"))
+
+
+def configure(c, course_root=None):
+    c.CourseDirectory.course_id = "cnnlab"
+    if course_root is not None:
+        c.CourseDirectory.root = str(Path(course_root))
+    c.Autograde.exclude_overwriting = {ch.name: package_files() for ch in CHAPTERS}
+    c.Execute.timeout = 600
+    c.IgnorePattern.enabled = True
+    c.IgnorePattern.pattern = r"(Warning|NumbaDeprecation|NumbaPerformance|Numba)"
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    return c

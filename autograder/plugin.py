@@ -1,0 +1,111 @@
+"""The pytest plugin behind every grading suite (loaded by autograder/suites/pytest.ini).
+
+It provides the `student` and `reference` fixtures, the `grade` and `public` markers, selects
+the exercises asked for, and streams one JSON line per test to --grade-report so that the grading
+engine keeps every result even if the student's code crashes the test process.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .reference import load_reference
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("cnnlab grading")
+    group.addoption("--package", help="folder of the cnnlab package to grade (the student's)")
+    group.addoption("--exercise", action="append", default=[], help="grade only this exercise")
+    group.addoption("--public-only", action="store_true", help="only the public checks")
+    group.addoption("--grade-report", help="write one JSON line per test result here")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "grade(exercise, points): the exercise a test grades")
+    config.addinivalue_line("markers", "public: a check the learner sees (needs no reference)")
+
+
+def grade_marker(item):
+    marker = item.get_closest_marker("grade")
+    if marker is None:
+        raise pytest.UsageError(f"{item.nodeid} has no @pytest.mark.grade(exercise, points=...)")
+    exercise = marker.args[0] if marker.args else marker.kwargs["exercise"]
+    return exercise, float(marker.kwargs["points"])
+
+
+def describe(item):
+    exercise, points = grade_marker(item)
+    public = item.get_closest_marker("public") is not None
+    if public and "reference" in item.fixturenames:
+        raise pytest.UsageError(f"{item.nodeid} is public but uses the reference package")
+    doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+    if hasattr(item, "callspec"):
+        doc += f" [{item.callspec.id}]"
+    return {"test": item.name, "exercise": exercise, "points": points, "public": public,
+            "description": doc}
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = set(config.getoption("exercise"))
+    public_only = config.getoption("public_only")
+    keep = [
+        item for item in items
+        if (not wanted or grade_marker(item)[0] in wanted)
+        and (not public_only or item.get_closest_marker("public"))
+    ]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+    _write({"event": "collected", "tests": [describe(i) for i in items]})
+
+
+_report_path = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    global _report_path
+    _report_path = session.config.getoption("grade_report")
+
+
+def _write(record):
+    if _report_path:
+        with open(_report_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def pytest_runtest_logreport(report):
+    # A test earns its points only if its call passed and no phase failed; a skip earns nothing.
+    if _report_path and (report.when == "call" or not report.passed):
+        message = ""
+        if report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash is not None else str(report.longrepr)
+        elif report.skipped:
+            message = "skipped: a skipped test earns no points"
+        _write({"event": "result", "test": report.nodeid.split("::")[-1],
+                "passed": report.passed and report.when == "call", "message": message})
+
+
+@pytest.fixture(scope="session")
+def student(request):
+    """The package under grade: the `cnnlab` in --package, never an installed or reference copy."""
+    folder = request.config.getoption("package")
+    if not folder:
+        raise pytest.UsageError("--package (the folder of the cnnlab package to grade) is required")
+    folder = Path(folder).resolve()
+    import cnnlab
+
+    loaded = Path(cnnlab.__file__).resolve().parent
+    if loaded != folder:
+        raise RuntimeError(
+            f"grading would import cnnlab from {loaded}, not the package under grade {folder}"
+        )
+    return cnnlab
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference package (the instructor's solutions), imported as `cnnlab_reference`."""
+    return load_reference()
+

@@ -1,0 +1,408 @@
+"""Multi-channel 2-D convolution in NCHW layout: forward, im2col/col2im, and backward.
+
+Every public function computes exactly what its PyTorch counterpart does:
+
+| here                  | PyTorch                                         |
+| --------------------- | ----------------------------------------------- |
+| `conv2d_forward`      | `torch.nn.functional.conv2d`                    |
+| `conv2d_forward_gemm` | `torch.nn.functional.conv2d`                    |
+| `im2col`              | `torch.nn.functional.unfold`                    |
+| `col2im`              | `torch.nn.functional.fold`                      |
+| `conv2d_backward`     | the gradients autograd gives for `conv2d`       |
+
+Like PyTorch (and cs231n), "convolution" here is cross-correlation: the kernel is not flipped.
+Shapes: N images, C input channels, O output channels (filters), H x W input, KH x KW kernel,
+OH x OW output. `stride`, `padding` and `dilation` are an int or an (h, w) pair.
+
+The public functions are Python wrappers that validate, pad with zeros, allocate the output and
+call a Numba kernel; the kernels are plain loops that read like the math.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._validate import as_float_array, common_dtype, pair
+
+# ----------------------------------------------------------------------------------------------
+# Validation helpers (given code)
+# ----------------------------------------------------------------------------------------------
+
+
+def _hyper(stride, padding, dilation):
+    """Stride, padding and dilation as (h, w) int pairs."""
+    return (
+        pair(stride, "stride", minimum=1),
+        pair(padding, "padding", minimum=0),
+        pair(dilation, "dilation", minimum=1),
+    )
+
+
+def _output_hw(input_hw, kernel_hw, stride, padding, dilation, what):
+    """(OH, OW) of a convolution; ValueError naming the shapes if the kernel does not fit."""
+    out = []
+    for size, k, s, p, d in zip(input_hw, kernel_hw, stride, padding, dilation, strict=True):
+        span = d * (k - 1) + 1  # extent of the dilated kernel
+        if span > size + 2 * p:
+            raise ValueError(
+                f"kernel {tuple(kernel_hw)} with dilation {tuple(dilation)} spans "
+                f"{span} pixels, more than the padded input: {what} with spatial size "
+                f"{tuple(input_hw)} and padding {tuple(padding)}"
+            )
+        out.append((size + 2 * p - span) // s + 1)
+    return tuple(out)
+
+
+def _check_conv(x, w, stride, padding, dilation):
+    """Validate the arguments shared by the convolution functions.
+
+    Returns (x, w, stride, padding, dilation, (OH, OW)) with x, w float arrays and the three
+    hyper-parameters as (h, w) pairs.
+    """
+    x = as_float_array(x, "x", 4)
+    w = as_float_array(w, "w", 4)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"channel mismatch: w of shape {w.shape} expects {w.shape[1]} input channels, "
+            f"but x of shape {x.shape} has {x.shape[1]}"
+        )
+    out_hw = _output_hw(
+        x.shape[2:], w.shape[2:], stride, padding, dilation, what=f"x of shape {x.shape}"
+    )
+    return x, w, stride, padding, dilation, out_hw
+
+
+def _check_bias(b, w):
+    """Validate the bias `b` (None or shape (O,)) of the weights `w`."""
+    if b is None:
+        return None
+    b = as_float_array(b, "b", 1)
+    if b.shape != (w.shape[0],):
+        raise ValueError(
+            f"b must have shape ({w.shape[0]},), one bias per filter of w of shape {w.shape}, "
+            f"got shape {b.shape}"
+        )
+    return b
+
+
+def _pad(x, padding):
+    """Zero-pad the last two axes of `x` by padding = (ph, pw) on both sides."""
+    ph, pw = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Forward pass: direct loops
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _conv2d_forward_loops(xpad, w, b, sh, sw, dil_h, dil_w, out):
+    """Fill `out` with the convolution of the already padded input.
+
+    Inputs:
+    - xpad: array (N, C, H + 2 * ph, W + 2 * pw), the zero-padded input.
+    - w: array (O, C, KH, KW), the filters.
+    - b: array (O,), the biases (zeros when the layer has none).
+    - sh, sw: ints, stride along the height and the width.
+    - dil_h, dil_w: ints, dilation along the height and the width.
+    - out: array (N, O, OH, OW) to fill:
+        out[n, o, y, x] = b[o] + sum over c, i, j of
+                          w[o, c, i, j] * xpad[n, c, y * sh + i * dil_h, x * sw + j * dil_w]
+    """
+    N, O, OH, OW = out.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    ### BEGIN SOLUTION
+    for n in range(N):
+        for o in range(O):
+            for y in range(OH):
+                for x in range(OW):
+                    total = b[o]
+                    for c in range(C):
+                        for i in range(KH):
+                            for j in range(KW):
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                total += w[o, c, i, j] * xpad[n, c, yi, xj]
+                    out[n, o, y, x] = total
+    ### END SOLUTION
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Forward pass of a convolutional layer, like `torch.nn.functional.conv2d`.
+
+    Inputs:
+    - x: array (N, C, H, W), the input images.
+    - w: array (O, C, KH, KW), the filters.
+    - b: array (O,) of biases, or None for no bias.
+    - stride: int or (sh, sw) >= 1, step between two kernel positions.
+    - padding: int or (ph, pw) >= 0, zeros added on both sides of each spatial axis.
+    - dilation: int or (dh, dw) >= 1, spacing between kernel taps.
+
+    Returns out, an array (N, O, OH, OW) with
+        OH = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1  (same for OW), and
+        out[n, o, y, x] = b[o] + sum over c, i, j of
+                          w[o, c, i, j] * xpad[n, c, y * sh + i * dh, x * sw + j * dw]
+    where xpad is x zero-padded. float32 inputs give float32, anything else float64.
+    """
+    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation)
+    b = _check_bias(b, w)
+    dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    b = np.zeros(w.shape[0], dtype) if b is None else b.astype(dtype, copy=False)
+    xpad = _pad(x, padding)
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype)
+    _conv2d_forward_loops(xpad, w, b, *stride, *dilation, out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# im2col / col2im and the forward pass as one matrix product
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _im2col_kernel(xpad, KH, KW, sh, sw, dil_h, dil_w, OH, OW, cols):
+    """Copy every receptive field of the padded input into a column of `cols`.
+
+    Inputs:
+    - xpad: array (N, C, Hp, Wp), the zero-padded input.
+    - KH, KW: ints, kernel size.
+    - sh, sw: ints, stride.
+    - dil_h, dil_w: ints, dilation.
+    - OH, OW: ints, output size (number of kernel positions along each axis).
+    - cols: array (N, C * KH * KW, OH * OW) to fill. Row (c * KH + i) * KW + j, column
+      y * OW + x holds xpad[n, c, y * sh + i * dil_h, x * sw + j * dil_w].
+    """
+    N, C = xpad.shape[0], xpad.shape[1]
+    ### BEGIN SOLUTION
+    for n in range(N):
+        for c in range(C):
+            for i in range(KH):
+                for j in range(KW):
+                    row = (c * KH + i) * KW + j
+                    for y in range(OH):
+                        for x in range(OW):
+                            yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                            xj = x * sw + j * dil_w
+                            cols[n, row, y * OW + x] = xpad[n, c, yi, xj]
+    ### END SOLUTION
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Unfold every receptive field of `x` into a column, like `torch.nn.functional.unfold`.
+
+    Inputs:
+    - x: array (N, C, H, W).
+    - kernel_size: int or (KH, KW).
+    - stride, padding, dilation: int or (h, w) pair, as for `conv2d_forward`.
+
+    Returns cols, an array (N, C * KH * KW, OH * OW). Column y * OW + x holds the receptive field
+    of output pixel (y, x), its rows ordered by channel, then kernel row, then kernel column:
+        cols[n, (c * KH + i) * KW + j, y * OW + x] = xpad[n, c, y * sh + i * dh, x * sw + j * dw]
+    """
+    x = as_float_array(x, "x", 4)
+    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    oh, ow = _output_hw(x.shape[2:], (kh, kw), stride, padding, dilation, f"x of shape {x.shape}")
+    xpad = _pad(x, padding)
+    cols = np.zeros((x.shape[0], x.shape[1] * kh * kw, oh * ow), x.dtype)
+    _im2col_kernel(xpad, kh, kw, *stride, *dilation, oh, ow, cols)
+    return cols
+
+
+@njit(cache=True)
+def _col2im_kernel(cols, KH, KW, sh, sw, dil_h, dil_w, OH, OW, xpad):
+    """Add every column of `cols` back onto the receptive field it came from (im2col reversed).
+
+    Inputs:
+    - cols: array (N, C * KH * KW, OH * OW), laid out as `im2col` makes it.
+    - KH, KW, sh, sw, dil_h, dil_w, OH, OW: ints, as for `_im2col_kernel`.
+    - xpad: array (N, C, Hp, Wp) of zeros, the padded image to accumulate into. Pixels covered
+      by several receptive fields receive the sum of all their copies.
+    """
+    N, C = xpad.shape[0], xpad.shape[1]
+    ### BEGIN SOLUTION
+    for n in range(N):
+        for c in range(C):
+            for i in range(KH):
+                for j in range(KW):
+                    row = (c * KH + i) * KW + j
+                    for y in range(OH):
+                        for x in range(OW):
+                            yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                            xj = x * sw + j * dil_w
+                            xpad[n, c, yi, xj] += cols[n, row, y * OW + x]
+    ### END SOLUTION
+
+
+def col2im(cols, input_size, kernel_size, stride=1, padding=0, dilation=1):
+    """Fold columns back into images, like `torch.nn.functional.fold` (the adjoint of im2col).
+
+    Inputs:
+    - cols: array (N, C * KH * KW, L) with L = OH * OW, laid out as `im2col` makes it.
+    - input_size: int or (H, W), the spatial size of the images to rebuild.
+    - kernel_size: int or (KH, KW).
+    - stride, padding, dilation: int or (h, w) pair, as for `im2col`.
+
+    Returns x, an array (N, C, H, W). Overlapping entries add up, so col2im(im2col(x)) is x times
+    the number of receptive fields covering each pixel, not x.
+    """
+    cols = as_float_array(cols, "cols", 3)
+    h, w = pair(input_size, "input_size", minimum=1)
+    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    n, rows, length = cols.shape
+    if rows % (kh * kw):
+        raise ValueError(
+            f"cols of shape {cols.shape} must have C * KH * KW rows, a multiple of "
+            f"KH * KW = {kh * kw} for kernel_size {(kh, kw)}"
+        )
+    oh, ow = _output_hw((h, w), (kh, kw), stride, padding, dilation, f"input_size {(h, w)}")
+    if length != oh * ow:
+        raise ValueError(
+            f"cols of shape {cols.shape} must have OH * OW = {oh} * {ow} = {oh * ow} columns "
+            f"for input_size {(h, w)}, kernel_size {(kh, kw)}, stride {stride}, "
+            f"padding {padding}, dilation {dilation}; got {length}"
+        )
+    ph, pw = padding
+    xpad = np.zeros((n, rows // (kh * kw), h + 2 * ph, w + 2 * pw), cols.dtype)
+    _col2im_kernel(cols, kh, kw, *stride, *dilation, oh, ow, xpad)
+    return np.ascontiguousarray(xpad[:, :, ph : ph + h, pw : pw + w])
+
+
+def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1):
+    """Forward pass of a convolutional layer as one matrix product (im2col + GEMM).
+
+    Same inputs and output as `conv2d_forward`: x (N, C, H, W), w (O, C, KH, KW), b (O,) or None;
+    returns out (N, O, OH, OW). The filters, reshaped to an (O, C * KH * KW) matrix, multiply the
+    (C * KH * KW, OH * OW) im2col matrix of every image.
+    """
+    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation)
+    b = _check_bias(b, w)
+    dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    if b is not None:
+        b = b.astype(dtype, copy=False)
+    N, O, KH, KW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    ### BEGIN SOLUTION
+    cols = im2col(x, (KH, KW), stride, padding, dilation)  # (N, C*KH*KW, OH*OW)
+    out = w.reshape(O, -1) @ cols  # (O, C*KH*KW) @ (N, C*KH*KW, OH*OW) -> (N, O, OH*OW)
+    if b is not None:
+        out += b[:, None]
+    return out.reshape(N, O, oh, ow)
+    ### END SOLUTION
+
+
+# ----------------------------------------------------------------------------------------------
+# Backward pass
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _conv2d_backward_input(dy, w, sh, sw, dil_h, dil_w, dxpad):
+    """Accumulate the gradient of the loss with respect to the padded input.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout.
+    - w: array (O, C, KH, KW), the filters.
+    - sh, sw, dil_h, dil_w: ints, stride and dilation.
+    - dxpad: array (N, C, Hp, Wp) of zeros, to accumulate dL/dxpad into. Every output
+      out[n, o, y, x] used xpad[n, c, y * sh + i * dil_h, x * sw + j * dil_w] with weight
+      w[o, c, i, j], so that input pixel receives w[o, c, i, j] * dy[n, o, y, x].
+    """
+    N, O, OH, OW = dy.shape
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
+    ### BEGIN SOLUTION
+    for n in range(N):
+        for o in range(O):
+            for y in range(OH):
+                for x in range(OW):
+                    for c in range(C):
+                        for i in range(KH):
+                            for j in range(KW):
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                dxpad[n, c, yi, xj] += w[o, c, i, j] * dy[n, o, y, x]
+    ### END SOLUTION
+
+
+@njit(cache=True)
+def _conv2d_backward_weight(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
+    """Accumulate the gradient of the loss with respect to the filters.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout.
+    - xpad: array (N, C, Hp, Wp), the zero-padded input of the forward pass.
+    - sh, sw, dil_h, dil_w: ints, stride and dilation.
+    - dw_out: array (O, C, KH, KW) of zeros, to accumulate dL/dw into:
+        dw_out[o, c, i, j] = sum over n, y, x of
+                             dy[n, o, y, x] * xpad[n, c, y * sh + i * dil_h, x * sw + j * dil_w]
+    """
+    N, O, OH, OW = dy.shape
+    C, KH, KW = dw_out.shape[1], dw_out.shape[2], dw_out.shape[3]
+    ### BEGIN SOLUTION
+    for n in range(N):
+        for o in range(O):
+            for y in range(OH):
+                for x in range(OW):
+                    for c in range(C):
+                        for i in range(KH):
+                            for j in range(KW):
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                dw_out[o, c, i, j] += dy[n, o, y, x] * xpad[n, c, yi, xj]
+    ### END SOLUTION
+
+
+def _conv2d_backward_bias(dy):
+    """Gradient of the loss with respect to the biases.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout.
+
+    Returns db, an array (O,): b[o] is added to every out[n, o, y, x], so db[o] is the sum of
+    dy[n, o, y, x] over n, y and x.
+    """
+    ### BEGIN SOLUTION
+    return dy.sum(axis=(0, 2, 3))
+    ### END SOLUTION
+
+
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
+    """Backward pass of a convolutional layer: the gradients autograd gives for `conv2d`.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout of out = conv2d_forward(x, w, b, ...).
+    - x: array (N, C, H, W), the input of the forward pass.
+    - w: array (O, C, KH, KW), the filters of the forward pass.
+    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+
+    Returns a tuple of:
+    - dx: array (N, C, H, W), dL/dx.
+    - dw: array (O, C, KH, KW), dL/dw.
+    - db: array (O,), dL/db (the bias does not change any gradient, so it is not an input).
+    """
+    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation)
+    dy = as_float_array(dy, "dy", 4)
+    expected = (x.shape[0], w.shape[0], oh, ow)
+    if dy.shape != expected:
+        raise ValueError(
+            f"dy must have the forward output's shape {expected} (x of shape {x.shape}, w of "
+            f"shape {w.shape}, stride {stride}, padding {padding}, dilation {dilation}), "
+            f"got shape {dy.shape}"
+        )
+    dtype = common_dtype(dy, x, w)
+    dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
+    (ph, pw), (h, wd) = padding, x.shape[2:]
+    xpad = _pad(x, padding)
+
+    dxpad = np.zeros(xpad.shape, dtype)
+    _conv2d_backward_input(dy, w, *stride, *dilation, dxpad)
+    dx = np.ascontiguousarray(dxpad[:, :, ph : ph + h, pw : pw + wd])
+
+    dw = np.zeros(w.shape, dtype)
+    _conv2d_backward_weight(dy, xpad, *stride, *dilation, dw)
+
+    db = _conv2d_backward_bias(dy)
+    return dx, dw, db

@@ -1,0 +1,278 @@
+"""Chapter 3 — max and average pooling, forward and backward, in NCHW layout.
+
+Every function behaves exactly like its PyTorch counterpart with the default `dilation=1` and
+`ceil_mode=False`:
+
+- `maxpool2d_forward`  / `maxpool2d_backward`  ~ `torch.nn.functional.max_pool2d` and its autograd;
+- `avgpool2d_forward`  / `avgpool2d_backward`  ~ `torch.nn.functional.avg_pool2d`
+  (`count_include_pad=True`: padded zeros count in the average, the divisor is always KH*KW);
+- `global_avgpool2d_forward` / `global_avgpool2d_backward` ~ `x.mean((2, 3), keepdim=True)`.
+
+Shapes. An input x of shape (N, C, H, W) pooled with a KH×KW window, stride (SH, SW) and padding
+(PH, PW) gives an output of shape (N, C, OH, OW) with
+
+    OH = (H + 2*PH - KH) // SH + 1,    OW = (W + 2*PW - KW) // SW + 1.
+
+Output window (oh, ow) covers the input rows oh*SH - PH ... oh*SH - PH + KH - 1 and the columns
+ow*SW - PW ... ow*SW - PW + KW - 1; rows and columns outside 0..H-1 / 0..W-1 are padding: -inf for
+max pooling (never chosen), zeros for average pooling (they count in the divisor).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._validate import as_float_array, common_dtype, pair
+
+
+def pool_output_shape(input_shape, kernel_size, stride=None, padding=0):
+    """Output shape of a 2-D pooling of an (N, C, H, W) input (PyTorch's, with ceil_mode=False).
+
+    Args:
+        input_shape: (N, C, H, W).
+        kernel_size: int or (KH, KW), each >= 1.
+        stride: int or (SH, SW), each >= 1; None means stride = kernel_size.
+        padding: int or (PH, PW), each 0 <= P <= K // 2 (PyTorch's limit).
+
+    Returns:
+        (N, C, OH, OW) with OH = (H + 2*PH - KH) // SH + 1 and OW = (W + 2*PW - KW) // SW + 1.
+    """
+    return _check_params(tuple(input_shape), kernel_size, stride, padding)[3]
+
+
+def _check_params(shape, kernel_size, stride, padding):
+    """Validate the pooling parameters for an input of `shape` (N, C, H, W).
+
+    Returns ((KH, KW), (SH, SW), (PH, PW), (N, C, OH, OW)); raises a ValueError/TypeError naming
+    the parameter otherwise.
+    """
+    if len(shape) != 4:
+        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {shape} ({len(shape)}-D)")
+    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
+    sh, sw = (kh, kw) if stride is None else pair(stride, "stride", minimum=1)
+    ph, pw = pair(padding, "padding", minimum=0)
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(
+            f"padding must be at most half of kernel_size (like PyTorch), got padding "
+            f"{(ph, pw)} and kernel_size {(kh, kw)}"
+        )
+    n, c, h, w = shape
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        raise ValueError(
+            f"kernel_size {(kh, kw)} is larger than the padded input: x has shape {shape}, "
+            f"padding {(ph, pw)} makes it {h + 2 * ph}x{w + 2 * pw}"
+        )
+    out_shape = (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    return (kh, kw), (sh, sw), (ph, pw), out_shape
+
+
+def _prepare(x, kernel_size, stride, padding):
+    """Validated float x and its pooling parameters (see `_check_params`)."""
+    x = as_float_array(x, "x", 4)
+    return (x, *_check_params(x.shape, kernel_size, stride, padding))
+
+
+def _prepare_backward(dy, x, kernel_size, stride, padding):
+    """Validated x and dy of one common float dtype, and the pooling parameters."""
+    x, kernel, strides, pads, out_shape = _prepare(x, kernel_size, stride, padding)
+    dy = as_float_array(dy, "dy", 4)
+    if dy.shape != out_shape:
+        raise ValueError(
+            f"dy must have the shape of the forward output {out_shape} (x of shape {x.shape}, "
+            f"kernel_size {kernel}, stride {strides}, padding {pads}), got shape {dy.shape}"
+        )
+    dtype = common_dtype(x, dy)
+    return x.astype(dtype, copy=False), dy.astype(dtype, copy=False), kernel, strides, pads
+
+
+# ------------------------------------------------------------------------------------------------
+# Max pooling
+# ------------------------------------------------------------------------------------------------
+
+
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Max pooling: the largest value of every KH×KW window.
+
+    y[n, c, oh, ow] = max_{i, j} xpad[n, c, oh*SH + i, ow*SW + j],  0 <= i < KH, 0 <= j < KW,
+
+    where xpad is x padded with PH rows / PW columns of -inf on every side.
+
+    Args:
+        x: (N, C, H, W) real array.
+        kernel_size: int or (KH, KW).
+        stride: int or (SH, SW); None (default) means stride = kernel_size.
+        padding: int or (PH, PW), at most half the kernel size.
+
+    Returns:
+        y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
+    """
+    x, (kh, kw), (sh, sw), (ph, pw), out_shape = _prepare(x, kernel_size, stride, padding)
+    y = np.empty(out_shape, dtype=x.dtype)
+    _maxpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw)
+    return y
+
+
+@njit(cache=True)
+def _maxpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw):
+    """Fill y (N, C, OH, OW) with the window maxima of x (N, C, H, W).
+
+    Positions outside the input are padding (-inf): skip them. Ties go to the first maximum in
+    row-major window order; a NaN wins over any number — both exactly as PyTorch.
+    """
+    n_batch, channels, h, w = x.shape
+    out_h, out_w = y.shape[2], y.shape[3]
+    # YOUR CODE HERE
+    raise NotImplementedError("_maxpool2d_forward_kernel is yours to write: cnnlab/pooling.py")
+
+
+def maxpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
+    """Gradient of `maxpool2d_forward` with respect to x.
+
+    Each window passes its upstream gradient dy[n, c, oh, ow] to the one input that was its
+    maximum (the first one on ties, like PyTorch); every other input of the window gets nothing.
+    Overlapping windows (stride < kernel) can pick the same input, whose gradients then add up.
+
+    Args:
+        dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
+        x: (N, C, H, W) the forward input (the argmax is recomputed, nothing is cached).
+        kernel_size, stride, padding: as in `maxpool2d_forward`.
+
+    Returns:
+        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    """
+    x, dy, (kh, kw), (sh, sw), (ph, pw) = _prepare_backward(dy, x, kernel_size, stride, padding)
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    _maxpool2d_backward_kernel(dy, x, dx, kh, kw, sh, sw, ph, pw)
+    return dx
+
+
+@njit(cache=True)
+def _maxpool2d_backward_kernel(dy, x, dx, kh, kw, sh, sw, ph, pw):
+    """Add (+=) every dy[n, c, oh, ow] into dx (N, C, H, W), zeros on entry, at its window's argmax.
+
+    The argmax is the position `_maxpool2d_forward_kernel` takes its maximum from: the first
+    maximum in row-major window order (the last NaN if the window has any).
+    """
+    n_batch, channels, h, w = x.shape
+    out_h, out_w = dy.shape[2], dy.shape[3]
+    # YOUR CODE HERE
+    raise NotImplementedError("_maxpool2d_backward_kernel is yours to write: cnnlab/pooling.py")
+
+
+# ------------------------------------------------------------------------------------------------
+# Average pooling
+# ------------------------------------------------------------------------------------------------
+
+
+def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Average pooling: the mean of every KH×KW window, padded zeros included.
+
+    y[n, c, oh, ow] = 1/(KH*KW) * sum_{i, j} xpad[n, c, oh*SH + i, ow*SW + j]
+
+    where xpad is x padded with PH rows / PW columns of zeros on every side (PyTorch's default
+    count_include_pad=True: the divisor is always KH*KW, even for windows that overlap padding).
+
+    Args:
+        x: (N, C, H, W) real array.
+        kernel_size: int or (KH, KW).
+        stride: int or (SH, SW); None (default) means stride = kernel_size.
+        padding: int or (PH, PW), at most half the kernel size.
+
+    Returns:
+        y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
+    """
+    x, (kh, kw), (sh, sw), (ph, pw), out_shape = _prepare(x, kernel_size, stride, padding)
+    y = np.empty(out_shape, dtype=x.dtype)
+    _avgpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw)
+    return y
+
+
+@njit(cache=True)
+def _avgpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw):
+    """Fill y (N, C, OH, OW) with the window means of x (N, C, H, W), padding counted as zeros.
+
+    Sums in x's dtype in row-major window order, then divides by KH*KW (as PyTorch does).
+    """
+    n_batch, channels, h, w = x.shape
+    out_h, out_w = y.shape[2], y.shape[3]
+    # YOUR CODE HERE
+    raise NotImplementedError("_avgpool2d_forward_kernel is yours to write: cnnlab/pooling.py")
+
+
+def avgpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
+    """Gradient of `avgpool2d_forward` with respect to x.
+
+    Each window spreads its upstream gradient evenly: every input of the window gets
+    dy[n, c, oh, ow] / (KH*KW) (padded positions get their share too, which is dropped).
+    Overlapping windows add up.
+
+    Args:
+        dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
+        x: (N, C, H, W) the forward input (only its shape matters).
+        kernel_size, stride, padding: as in `avgpool2d_forward`.
+
+    Returns:
+        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    """
+    x, dy, (kh, kw), (sh, sw), (ph, pw) = _prepare_backward(dy, x, kernel_size, stride, padding)
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    _avgpool2d_backward_kernel(dy, dx, kh, kw, sh, sw, ph, pw)
+    return dx
+
+
+@njit(cache=True)
+def _avgpool2d_backward_kernel(dy, dx, kh, kw, sh, sw, ph, pw):
+    """Add (+=) dy[n, c, oh, ow] / (KH*KW) into dx (N, C, H, W), zeros on entry, at every
+    in-bounds position of window (oh, ow).
+
+    The share is computed in dy's dtype, as PyTorch does, so float32 results match it bit for bit.
+    """
+    n_batch, channels, h, w = dx.shape
+    out_h, out_w = dy.shape[2], dy.shape[3]
+    # YOUR CODE HERE
+    raise NotImplementedError("_avgpool2d_backward_kernel is yours to write: cnnlab/pooling.py")
+
+
+# ------------------------------------------------------------------------------------------------
+# Global average pooling
+# ------------------------------------------------------------------------------------------------
+
+
+def global_avgpool2d_forward(x):
+    """Global average pooling: the mean of every channel over all its H×W positions.
+
+    y[n, c, 0, 0] = 1/(H*W) * sum_{h, w} x[n, c, h, w]   (like x.mean((2, 3), keepdim=True))
+
+    Args:
+        x: (N, C, H, W) real array.
+
+    Returns:
+        y: (N, C, 1, 1) array of x's float dtype.
+    """
+    x = as_float_array(x, "x", 4)
+    # YOUR CODE HERE
+    raise NotImplementedError("global_avgpool2d_forward is yours to write: cnnlab/pooling.py")
+
+
+def global_avgpool2d_backward(dy, x):
+    """Gradient of `global_avgpool2d_forward` with respect to x.
+
+    Every one of the H*W inputs of channel (n, c) gets dy[n, c, 0, 0] / (H*W).
+
+    Args:
+        dy: (N, C, 1, 1) upstream gradient dL/dy.
+        x: (N, C, H, W) the forward input (only its shape matters).
+
+    Returns:
+        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    """
+    x = as_float_array(x, "x", 4)
+    dy = as_float_array(dy, "dy", 4)
+    n, c, h, w = x.shape
+    if dy.shape != (n, c, 1, 1):
+        raise ValueError(
+            f"dy must have the shape of the forward output {(n, c, 1, 1)} (x of shape "
+            f"{x.shape}), got shape {dy.shape}"
+        )
+    dy = dy.astype(common_dtype(x, dy), copy=False)
+    # YOUR CODE HERE
+    raise NotImplementedError("global_avgpool2d_backward is yours to write: cnnlab/pooling.py")

@@ -1,0 +1,121 @@
+"""Tests of the tests: the grading engine on the reference, the student edition and mutants."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import grade
+from autograder.build import build_package, instructor_notebook
+from autograder.chapters import CHAPTERS
+from autograder.engine import SUITES
+from autograder.reference import REPO
+
+GRADED = [ch.name for ch in CHAPTERS if (SUITES / f"test_{ch.name}.py").exists()]
+
+
+def load_mutants(chapter):
+    path = Path(__file__).parent / "mutants" / f"{chapter}.py"
+    spec = importlib.util.spec_from_file_location(f"mutants_{chapter}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MUTANTS
+
+
+MUTANTS = [(ch, *m) for ch in GRADED for m in load_mutants(ch)]
+
+
+@pytest.fixture(scope="session")
+def reference_copy(tmp_path_factory):
+    """The reference package without solution markers, as a learner who finished would have it."""
+    folder = tmp_path_factory.mktemp("reference") / "cnnlab"
+    build_package(folder, stubbed_chapters=set())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reference_reports(reference_copy):
+    return {}
+
+
+def reference_report(reports, package, chapter):
+    if chapter not in reports:
+        reports[chapter] = grade(chapter, package=package)
+    return reports[chapter]
+
+
+@pytest.mark.parametrize("chapter", GRADED)
+def test_reference_scores_full_marks(chapter, reference_copy, reference_reports):
+    report = reference_report(reference_reports, reference_copy, chapter)
+    assert report.max_points() > 0 and not report.problem, report.table()
+    assert report.points() == report.max_points(), report.table()
+
+
+@pytest.mark.parametrize("chapter", GRADED)
+def test_student_edition_scores_zero_without_crashing(chapter):
+    report = grade(chapter, package=REPO / "src" / "cnnlab")
+    assert report.results and not report.problem, report.table()
+    assert report.points() == 0, report.table()
+    assert all("NotImplementedError" in r.message for r in report.results), report.table()
+
+
+@pytest.mark.parametrize("chapter", GRADED)
+def test_every_exercise_has_public_checks_and_a_graded_cell(chapter, reference_copy,
+                                                            reference_reports):
+    """Notebook points equal suite points, so the notebook grade equals the command's grade."""
+    report = reference_report(reference_reports, reference_copy, chapter)
+    graded_cells = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+        for cell in instructor_notebook(chapter).cells
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
+    }
+    suite_points = {f"check_{e}": report.max_points(e) for e in report.exercises()}
+    assert graded_cells == suite_points
+    for exercise in report.exercises():
+        assert any(r.public for r in report.results if r.exercise == exercise), exercise
+        assert any(not r.public for r in report.results if r.exercise == exercise), exercise
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("chapter", "name", "file", "old", "new", "exercise"), MUTANTS,
+                         ids=[f"{m[0]}: {m[1]}" for m in MUTANTS])
+def test_mutant_loses_points(chapter, name, file, old, new, exercise, reference_copy, tmp_path):
+    mutant = tmp_path / "cnnlab"
+    shutil.copytree(reference_copy, mutant, ignore=shutil.ignore_patterns("__pycache__"))
+    source = (mutant / file).read_text()
+    assert source.count(old) == 1, f"the mutant's text must occur once in {file}: {old!r}"
+    (mutant / file).write_text(source.replace(old, new))
+    report = grade(chapter, package=mutant, exercises=[exercise])
+    assert report.max_points() > 0, report.table()
+    assert report.points() < report.max_points(), f"{name} kept full marks\n{report.table()}"
+
+
+def test_public_checks_need_no_reference(reference_copy, monkeypatch, tmp_path):
+    """A learner's machine without the solutions still runs the public checks."""
+    monkeypatch.setenv("CNNLAB_REFERENCE", str(tmp_path / "nowhere"))
+    report = grade(GRADED[0], package=reference_copy, public_only=True)
+    assert report.results and report.points() == report.max_points(), report.table()
+    hidden = grade(GRADED[0], package=reference_copy)
+    assert hidden.points() < hidden.max_points()
+    assert any("reference package is not at" in r.message for r in hidden.results)
+
+
+def test_grader_refuses_to_grade_another_copy(reference_copy, tmp_path):
+    """If `import cnnlab` would find a different copy than the one under grade, nothing passes."""
+    decoy = tmp_path / "decoy"
+    build_package(decoy / "cnnlab", stubbed_chapters=set())
+    log = tmp_path / "results.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", str(SUITES / f"test_{GRADED[0]}.py"),
+         "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES), "-q",
+         "--package", str(reference_copy), "--grade-report", str(log)],
+        cwd=decoy, capture_output=True, text=True,
+    )
+    results = [json.loads(line) for line in log.read_text().splitlines()]
+    outcomes = [r for r in results if r["event"] == "result"]
+    assert outcomes and not any(r["passed"] for r in outcomes)
+    assert all("grading would import cnnlab from" in r["message"] for r in outcomes)
