@@ -53,7 +53,8 @@ def main(argv=None):
         print("rebuilt src/cnnlab and course/ from solutions/")
         return 0
     root = course_build.write_nbgrader_course(args.folder)
-    print(f"nbgrader course written to {root}; run nbgrader there (e.g. nbgrader generate_assignment ch01_edges)")
+    print(f"nbgrader course written to {root}; run nbgrader there, e.g.\n"
+          f"  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
     return 0
 
 

@@ -118,7 +118,7 @@ def build_package(dest, stubbed_chapters):
         (dest / path.name).write_text(strip_module(source, module, stub_function))
     missing = set(owner) - seen
     if missing:
-        raise ValueError(f"chapters.py lists functions without a solution region: {sorted(missing)}")
+        raise ValueError(f"chapters.py lists functions with no solution region: {sorted(missing)}")
 
 
 def instructor_notebook(chapter_name):
@@ -134,7 +134,7 @@ def instructor_notebook(chapter_name):
     return nb
 
 
-def write_nbgrader_course(root):
+def write_nbgrader_course(root, chapters=CHAPTERS):
     """Lay out an nbgrader course directory at `root`: config plus one source folder a chapter.
 
     Each assignment carries its own package copy next to the notebook: this chapter's and later
@@ -147,7 +147,8 @@ def write_nbgrader_course(root):
         "from autograder.nbgrader_settings import configure\n\n"
         "configure(get_config())  # noqa: F821 (nbgrader defines get_config)\n"
     )
-    for index, ch in enumerate(CHAPTERS):
+    for ch in chapters:
+        index = CHAPTERS.index(ch)
         source = root / "source" / ch.name
         if source.exists():
             shutil.rmtree(source)
@@ -193,7 +194,8 @@ def differences(a, b):
 def leaks(root=REPO):
     """Solution markers or hidden tests found in the student editions under `root`."""
     found = []
-    for path in sorted([*(Path(root) / "src").rglob("*.py"), *(Path(root) / "course").rglob("*.ipynb")]):
+    root = Path(root)
+    for path in sorted([*(root / "src").rglob("*.py"), *(root / "course").rglob("*.ipynb")]):
         text = path.read_text()
         found += [f"{path.relative_to(root)}: {m}" for m in LEAK_MARKERS if m in text]
         if path.suffix == ".ipynb" and re.search(r"hidden\s*=\s*True", text):

@@ -32,13 +32,14 @@ def assert_close(got, expected, call, rtol=None, atol=None):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise AssertionError(
             f"{call}: {int(bad.sum())} of {bad.size} values differ; first at index {where}: "
-            f"got {got[where]!r}, expected {expected[where]!r}"
+            f"got {got[where].item()!r}, expected {expected[where].item()!r}"
             + (f"\n  got:\n{_show(got)}\n  expected:\n{_show(expected)}" if got.size <= 36 else "")
         )
 
 
 def _show(a):
-    return np.array2string(np.asarray(a), precision=4, suppress_small=True, prefix="    ")
+    text = np.array2string(np.asarray(a), precision=4, suppress_small=True)
+    return "\n".join("    " + line for line in text.splitlines())
 
 
 def describe_array(a):

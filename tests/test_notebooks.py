@@ -12,7 +12,8 @@ from autograder.reference import REPO
 
 pytestmark = pytest.mark.slow
 
-WRITTEN = [ch.name for ch in CHAPTERS if (REPO / "solutions" / "notebooks" / f"{ch.name}.py").exists()]
+NOTEBOOKS = REPO / "solutions" / "notebooks"
+WRITTEN = [ch.name for ch in CHAPTERS if (NOTEBOOKS / f"{ch.name}.py").exists()]
 
 
 @pytest.mark.parametrize("chapter", WRITTEN)

@@ -200,6 +200,30 @@ def test_conv2d_backward_matches_autograd(ref, dtype):
         _assert_close(db, bt.grad.numpy(), dtype, f"db, {what}")
 
 
+def test_backward_pieces_match_torch_nn_grad(ref):
+    """conv2d_backward_input / _weight / _bias, each on its own, against torch.nn.grad."""
+    for rng, cfg in _configs(15, 50):
+        x = rng.standard_normal((cfg["N"], cfg["C"], cfg["H"], cfg["W"]))
+        w = rng.standard_normal((cfg["O"], cfg["C"], cfg["KH"], cfg["KW"]))
+        dy = rng.standard_normal((cfg["N"], cfg["O"], *_torch_out_hw(cfg)))
+        what = _describe(cfg, np.float64)
+        expected = torch.nn.grad.conv2d_input(x.shape, _t(w), _t(dy), **_hp(cfg)).numpy()
+        got = ref.conv.conv2d_backward_input(dy, x.shape, w, **_hp(cfg))
+        _assert_close(got, expected, np.float64, f"conv2d_backward_input, {what}")
+        expected = torch.nn.grad.conv2d_weight(_t(x), w.shape, _t(dy), **_hp(cfg)).numpy()
+        got = ref.conv.conv2d_backward_weight(dy, x, w.shape, **_hp(cfg))
+        _assert_close(got, expected, np.float64, f"conv2d_backward_weight, {what}")
+        expected = _t(dy).sum((0, 2, 3)).numpy()
+        _assert_close(ref.conv.conv2d_backward_bias(dy), expected, np.float64,
+                      f"conv2d_backward_bias, {what}")
+        # conv2d_backward is the three pieces together.
+        for got, piece in zip(ref.conv.conv2d_backward(dy, x, w, **_hp(cfg)),
+                              (ref.conv.conv2d_backward_input(dy, x.shape, w, **_hp(cfg)),
+                               ref.conv.conv2d_backward_weight(dy, x, w.shape, **_hp(cfg)),
+                               ref.conv.conv2d_backward_bias(dy)), strict=True):
+            np.testing.assert_array_equal(got, piece, err_msg=what)
+
+
 def test_conv2d_backward_matches_central_differences(ref):
     rng = np.random.default_rng(7)
     hp = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
@@ -454,6 +478,45 @@ def test_conv2d_backward_bad_inputs_raise(ref):
         conv.conv2d_backward(np.zeros((2, 4, 1, 1)), np.zeros((2, 3, 2, 2)), w)
     with pytest.raises(ValueError, match="stride must be >= 1"):
         conv.conv2d_backward(np.zeros((2, 4, 3, 3)), x, w, stride=0)
+
+
+def test_backward_pieces_bad_inputs_raise(ref):
+    conv = ref.conv
+    x, w, dy = np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3, 3)), np.zeros((2, 4, 3, 3))
+    for bad in [(2, 4, 5, 5), (1, 4, 3, 3), (2, 4, 3, 2)]:
+        with pytest.raises(ValueError, match=rf"{_shape((2, 4, 3, 3))}.*{_shape(bad)}"):
+            conv.conv2d_backward_input(np.zeros(bad), x.shape, w)
+        with pytest.raises(ValueError, match=rf"{_shape((2, 4, 3, 3))}.*{_shape(bad)}"):
+            conv.conv2d_backward_weight(np.zeros(bad), x, w.shape)
+    # A stride-2 output size fits two input sizes: x_shape says which one.
+    assert conv.conv2d_backward_input(np.ones((2, 4, 2, 2)), (2, 3, 6, 5), w, stride=2).shape \
+        == (2, 3, 6, 5)
+    with pytest.raises(ValueError, match=f"{_shape((4, 2, 3, 3))}.*{_shape(x.shape)}"):
+        conv.conv2d_backward_input(dy, x.shape, np.zeros((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match=f"{_shape((4, 2, 3, 3))}.*{_shape(x.shape)}"):
+        conv.conv2d_backward_weight(dy, x, (4, 2, 3, 3))
+    with pytest.raises(ValueError, match=rf"kernel \(3, 3\).*{_shape((2, 3, 2, 2))}"):
+        conv.conv2d_backward_input(np.zeros((2, 4, 1, 1)), (2, 3, 2, 2), w)
+    with pytest.raises(TypeError, match=r"x_shape must be a tuple of 4 ints.*\(2, 3, 5\)"):
+        conv.conv2d_backward_input(dy, (2, 3, 5), w)
+    with pytest.raises(TypeError, match="w_shape must be a tuple of 4 ints"):
+        conv.conv2d_backward_weight(dy, x, w)  # the filters instead of their shape
+    with pytest.raises(ValueError, match=r"x_shape must have 4 sizes >= 1.*\(2, 0, 5, 5\)"):
+        conv.conv2d_backward_input(dy, (2, 0, 5, 5), w)
+    with pytest.raises(ValueError, match=rf"x must be 4-D.*{_shape((3, 5, 5))}"):
+        conv.conv2d_backward_weight(dy, np.zeros((3, 5, 5)), w.shape)
+    with pytest.raises(ValueError, match=rf"dy must be 4-D.*{_shape((4, 3))}"):
+        conv.conv2d_backward_bias(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        conv.conv2d_backward_input(dy, x.shape, w, stride=0)
+    # dtypes: float32 stays float32, ints become float64.
+    f32 = np.float32
+    assert conv.conv2d_backward_input(dy.astype(f32), x.shape, w.astype(f32)).dtype == f32
+    assert conv.conv2d_backward_input(dy.astype(f32), x.shape, w).dtype == np.float64
+    assert conv.conv2d_backward_weight(dy.astype(f32), x.astype(f32), w.shape).dtype == f32
+    assert conv.conv2d_backward_bias(dy.astype(f32)).dtype == f32
+    assert conv.conv2d_backward_bias(np.ones((2, 4, 3, 3), int)).dtype == np.float64
+    assert conv.conv2d_backward_input(dy, torch.Size(x.shape), w).shape == x.shape
 
 
 def test_im2col_col2im_bad_inputs_raise(ref):

@@ -98,7 +98,8 @@ def _correlate2d_valid(image, kernel):
         kernel: (KH, KW) float array of the same dtype.
 
     Returns:
-        out: (H-KH+1, W-KW+1) array of image's dtype, out[i, j] = sum_{u,v} image[i+u, j+v] * kernel[u, v].
+        out: (H-KH+1, W-KW+1) array of image's dtype,
+        out[i, j] = sum_{u,v} image[i+u, j+v] * kernel[u, v].
     """
     ### BEGIN SOLUTION
     kh, kw = kernel.shape

@@ -2,13 +2,16 @@
 
 Every public function computes exactly what its PyTorch counterpart does:
 
-| here                  | PyTorch                                         |
-| --------------------- | ----------------------------------------------- |
-| `conv2d_forward`      | `torch.nn.functional.conv2d`                    |
-| `conv2d_forward_gemm` | `torch.nn.functional.conv2d`                    |
-| `im2col`              | `torch.nn.functional.unfold`                    |
-| `col2im`              | `torch.nn.functional.fold`                      |
-| `conv2d_backward`     | the gradients autograd gives for `conv2d`       |
+| here                     | PyTorch                                               |
+| ------------------------ | ----------------------------------------------------- |
+| `conv2d_forward`         | `torch.nn.functional.conv2d`                          |
+| `conv2d_forward_gemm`    | `torch.nn.functional.conv2d`                          |
+| `im2col`                 | `torch.nn.functional.unfold`                          |
+| `col2im`                 | `torch.nn.functional.fold`                            |
+| `conv2d_backward_input`  | `torch.nn.grad.conv2d_input`                          |
+| `conv2d_backward_weight` | `torch.nn.grad.conv2d_weight`                         |
+| `conv2d_backward_bias`   | the bias gradient autograd gives, `dy.sum((0, 2, 3))` |
+| `conv2d_backward`        | the three gradients autograd gives for `conv2d`       |
 
 Like PyTorch (and cs231n), "convolution" here is cross-correlation: the kernel is not flipped.
 Shapes: N images, C input channels, O output channels (filters), H x W input, KH x KW kernel,
@@ -262,6 +265,52 @@ def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1):
 # ----------------------------------------------------------------------------------------------
 
 
+def _as_shape(shape, name, what):
+    """`shape` as a tuple of four ints >= 1; TypeError/ValueError naming `name` otherwise."""
+    if not (
+        isinstance(shape, (tuple, list))
+        and len(shape) == 4
+        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)
+    ):
+        raise TypeError(f"{name} must be a tuple of 4 ints {what}, got {shape!r}")
+    shape = tuple(int(s) for s in shape)
+    if min(shape) < 1:
+        raise ValueError(f"{name} must have 4 sizes >= 1 {what}, got {shape}")
+    return shape
+
+
+def _check_backward(dy, x_shape, w_shape, stride, padding, dilation):
+    """Validate the arguments shared by the backward functions.
+
+    Inputs:
+    - dy: the upstream gradient, to check against the forward output's shape (N, O, OH, OW).
+    - x_shape: tuple (N, C, H, W), the shape of the forward input.
+    - w_shape: tuple (O, C, KH, KW), the shape of the filters.
+    - stride, padding, dilation: int or (h, w) pair.
+
+    Returns (dy, stride, padding, dilation) with dy a float array and the hyper-parameters as
+    (h, w) pairs; raises a ValueError naming the shapes if they do not fit together.
+    """
+    stride, padding, dilation = _hyper(stride, padding, dilation)
+    if w_shape[1] != x_shape[1]:
+        raise ValueError(
+            f"channel mismatch: w of shape {w_shape} expects {w_shape[1]} input channels, "
+            f"but x of shape {x_shape} has {x_shape[1]}"
+        )
+    oh, ow = _output_hw(
+        x_shape[2:], w_shape[2:], stride, padding, dilation, what=f"x of shape {x_shape}"
+    )
+    dy = as_float_array(dy, "dy", 4)
+    expected = (x_shape[0], w_shape[0], oh, ow)
+    if dy.shape != expected:
+        raise ValueError(
+            f"dy must have the forward output's shape {expected} (x of shape {x_shape}, w of "
+            f"shape {w_shape}, stride {stride}, padding {padding}, dilation {dilation}), "
+            f"got shape {dy.shape}"
+        )
+    return dy, stride, padding, dilation
+
+
 @njit(cache=True)
 def _conv2d_backward_input(dy, w, sh, sw, dil_h, dil_w, dxpad):
     """Accumulate the gradient of the loss with respect to the padded input.
@@ -278,6 +327,34 @@ def _conv2d_backward_input(dy, w, sh, sw, dil_h, dil_w, dxpad):
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
     # YOUR CODE HERE
     raise NotImplementedError("_conv2d_backward_input is yours to write: cnnlab/conv.py")
+
+
+def conv2d_backward_input(dy, x_shape, w, stride=1, padding=0, dilation=1):
+    """Gradient of a convolution with respect to its input, like `torch.nn.grad.conv2d_input`.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout of out = conv2d_forward(x, w, b, ...).
+    - x_shape: tuple (N, C, H, W), the shape of the forward input x. The input itself is not
+      needed (out is linear in x), but its shape is: with stride > 1, several input sizes give
+      the same output size.
+    - w: array (O, C, KH, KW), the filters of the forward pass.
+    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+
+    Returns dx, an array (N, C, H, W), dL/dx:
+        dx[n, c, y * sh + i * dh - ph, x * sw + j * dw - pw] += w[o, c, i, j] * dy[n, o, y, x]
+    over every n, o, y, x, c, i, j (gradients landing in the padding are dropped).
+    float32 inputs give float32, anything else float64.
+    """
+    x_shape = _as_shape(x_shape, "x_shape", "(N, C, H, W)")
+    w = as_float_array(w, "w", 4)
+    dy, stride, padding, dilation = _check_backward(dy, x_shape, w.shape, stride, padding,
+                                                    dilation)
+    dtype = common_dtype(dy, w)
+    dy, w = dy.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    (ph, pw), (n, c, h, wd) = padding, x_shape
+    dxpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
+    _conv2d_backward_input(dy, w, *stride, *dilation, dxpad)
+    return np.ascontiguousarray(dxpad[:, :, ph : ph + h, pw : pw + wd])
 
 
 @njit(cache=True)
@@ -298,6 +375,32 @@ def _conv2d_backward_weight(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     raise NotImplementedError("_conv2d_backward_weight is yours to write: cnnlab/conv.py")
 
 
+def conv2d_backward_weight(dy, x, w_shape, stride=1, padding=0, dilation=1):
+    """Gradient of a convolution with respect to its filters, like `torch.nn.grad.conv2d_weight`.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout of out = conv2d_forward(x, w, b, ...).
+    - x: array (N, C, H, W), the input of the forward pass.
+    - w_shape: tuple (O, C, KH, KW), the shape of the filters (their values are not needed).
+    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+
+    Returns dw, an array (O, C, KH, KW), dL/dw:
+        dw[o, c, i, j] = sum over n, y, x of dy[n, o, y, x] * xpad[n, c, y * sh + i * dh,
+                                                                   x * sw + j * dw]
+    where xpad is x zero-padded. float32 inputs give float32, anything else float64.
+    """
+    x = as_float_array(x, "x", 4)
+    w_shape = _as_shape(w_shape, "w_shape", "(O, C, KH, KW)")
+    dy, stride, padding, dilation = _check_backward(dy, x.shape, w_shape, stride, padding,
+                                                    dilation)
+    dtype = common_dtype(dy, x)
+    dy, x = dy.astype(dtype, copy=False), x.astype(dtype, copy=False)
+    xpad = _pad(x, padding)
+    dw = np.zeros(w_shape, dtype)
+    _conv2d_backward_weight(dy, xpad, *stride, *dilation, dw)
+    return dw
+
+
 def _conv2d_backward_bias(dy):
     """Gradient of the loss with respect to the biases.
 
@@ -311,6 +414,18 @@ def _conv2d_backward_bias(dy):
     raise NotImplementedError("_conv2d_backward_bias is yours to write: cnnlab/conv.py")
 
 
+def conv2d_backward_bias(dy):
+    """Gradient of a convolution with respect to its biases (what autograd gives for `b`).
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout of out = conv2d_forward(x, w, b, ...).
+
+    Returns db, an array (O,) of dy's float dtype: db[o] = sum over n, y, x of dy[n, o, y, x].
+    """
+    dy = as_float_array(dy, "dy", 4)
+    return _conv2d_backward_bias(dy)
+
+
 def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
     """Backward pass of a convolutional layer: the gradients autograd gives for `conv2d`.
 
@@ -320,31 +435,17 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
     - w: array (O, C, KH, KW), the filters of the forward pass.
     - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
 
-    Returns a tuple of:
-    - dx: array (N, C, H, W), dL/dx.
-    - dw: array (O, C, KH, KW), dL/dw.
-    - db: array (O,), dL/db (the bias does not change any gradient, so it is not an input).
+    Returns a tuple of (all three of the float dtype common to dy, x and w):
+    - dx: array (N, C, H, W), dL/dx (`conv2d_backward_input`).
+    - dw: array (O, C, KH, KW), dL/dw (`conv2d_backward_weight`).
+    - db: array (O,), dL/db (`conv2d_backward_bias`; the bias does not change any gradient, so
+      it is not an input).
     """
-    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation)
-    dy = as_float_array(dy, "dy", 4)
-    expected = (x.shape[0], w.shape[0], oh, ow)
-    if dy.shape != expected:
-        raise ValueError(
-            f"dy must have the forward output's shape {expected} (x of shape {x.shape}, w of "
-            f"shape {w.shape}, stride {stride}, padding {padding}, dilation {dilation}), "
-            f"got shape {dy.shape}"
-        )
+    x, w, stride, padding, dilation, _ = _check_conv(x, w, stride, padding, dilation)
+    dy, *_ = _check_backward(dy, x.shape, w.shape, stride, padding, dilation)
     dtype = common_dtype(dy, x, w)
     dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
-    (ph, pw), (h, wd) = padding, x.shape[2:]
-    xpad = _pad(x, padding)
-
-    dxpad = np.zeros(xpad.shape, dtype)
-    _conv2d_backward_input(dy, w, *stride, *dilation, dxpad)
-    dx = np.ascontiguousarray(dxpad[:, :, ph : ph + h, pw : pw + wd])
-
-    dw = np.zeros(w.shape, dtype)
-    _conv2d_backward_weight(dy, xpad, *stride, *dilation, dw)
-
-    db = _conv2d_backward_bias(dy)
+    dx = conv2d_backward_input(dy, x.shape, w, stride, padding, dilation)
+    dw = conv2d_backward_weight(dy, x, w.shape, stride, padding, dilation)
+    db = conv2d_backward_bias(dy)
     return dx, dw, db

@@ -91,7 +91,8 @@ def _correlate2d_valid(image, kernel):
         kernel: (KH, KW) float array of the same dtype.
 
     Returns:
-        out: (H-KH+1, W-KW+1) array of image's dtype, out[i, j] = sum_{u,v} image[i+u, j+v] * kernel[u, v].
+        out: (H-KH+1, W-KW+1) array of image's dtype,
+        out[i, j] = sum_{u,v} image[i+u, j+v] * kernel[u, v].
     """
     # YOUR CODE HERE
     raise NotImplementedError("_correlate2d_valid is yours to write: cnnlab/edges.py")

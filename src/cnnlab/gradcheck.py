@@ -45,7 +45,8 @@ def numerical_gradient(f, x, dy=None, eps=1e-6):
 def relative_error(a, b):
     """Largest elementwise relative error max |a - b| / max(1e-12, |a| + |b|) (0 for a == b).
 
-    Around 1e-7 or below is a correct gradient in float64; 1e-2 or above is a bug.
+    In float64, around 1e-7 or below means a correct gradient (more if some entries are tiny:
+    their roundoff error is relatively large); 1e-2 or above is a bug.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
