@@ -16,6 +16,7 @@ down, and the process imports `cnnlab` from the package under grade and nowhere 
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,13 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         raise FileNotFoundError(f"{package} is not a package folder (no __init__.py)")
     report = Report(ch.name, package)
     with tempfile.TemporaryDirectory() as tmp:
+        if package == (REPO / "solutions" / "cnnlab").resolve():
+            # Grading the reference itself: grade a copy. Numba's on-disk cache does not record
+            # the module name a file was imported under, so one folder imported both as
+            # `cnnlab` and as `cnnlab_reference` would load compiled code of the other name.
+            package = Path(tmp) / "cnnlab"
+            shutil.copytree(report.package, package,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         log = Path(tmp) / "results.jsonl"
         command = [
             sys.executable, "-m", "pytest", str(SUITES / f"test_{ch.name}.py"),
@@ -137,7 +145,9 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         ]
         command += [f"--exercise={e}" for e in exercises]
         command += ["--public-only"] if public_only else []
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package.parent), str(REPO)]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package.parent), str(REPO)]),
+                   # Only our plugin: auto-loading every installed plugin doubles start-up time.
+                   PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         env.pop("PYTHONSTARTUP", None)
         start = time.perf_counter()
         process = subprocess.Popen(

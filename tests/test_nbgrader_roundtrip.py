@@ -19,7 +19,7 @@ import pytest
 from autograder import build
 from autograder.reference import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader_roundtrip")]
 
 CHAPTER = "ch01_edges"
 POINTS = {"correlate2d": 6, "convolve2d": 5, "gradient_magnitude": 2}

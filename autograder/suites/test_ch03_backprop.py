@@ -395,7 +395,8 @@ def test_maxpool2d_backward_numerical_gradient(student):
         call = pool_call("maxpool2d_backward", [("dy", dy), ("x", x)], kwargs)
         assert_close(got, expected, call + " vs central differences", **NUMERICAL)
         # Every window passes its whole gradient to one input: nothing is lost or made up.
-        assert_close(np.sum(got), np.sum(dy), f"sum of {call}, expected the sum of dy")
+        assert_close(np.sum(got, keepdims=True), np.sum(dy, keepdims=True),
+                     f"sum of {call}, expected the sum of dy")
 
 
 @pytest.mark.grade("maxpool2d_backward", points=1)
@@ -491,7 +492,8 @@ def test_avgpool2d_backward_numerical_gradient(student):
         call = pool_call("avgpool2d_backward", [("dy", dy), ("x", x)], kwargs)
         assert_close(got, expected, call + " vs central differences", **NUMERICAL)
         if kwargs.get("padding", 0) == 0:  # every window lies inside x: nothing is dropped
-            assert_close(np.sum(got), np.sum(dy), f"sum of {call}, expected the sum of dy")
+            assert_close(np.sum(got, keepdims=True), np.sum(dy, keepdims=True),
+                         f"sum of {call}, expected the sum of dy")
 
 
 @pytest.mark.grade("avgpool2d_backward", points=1)

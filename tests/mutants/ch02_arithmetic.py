@@ -1,0 +1,168 @@
+"""Classic chapter 2 bugs, as exact text substitutions on the reference package.
+
+Each (name, file, old, new, exercise) must make `exercise` lose points.
+
+The padding of conv2d_forward / im2col / col2im is given code (the wrappers call `_pad` and crop),
+so the student's kernels never see the padding amount. Bugs that would read outside the padded
+input in a learner's code (where Numba does no bounds checking) are emulated here with a bounds
+guard that reads zeros instead, so that a mutant loses points without undefined behaviour.
+"""
+
+_TAP = " " * 32  # indentation of the innermost loop body of _conv2d_forward_loops
+_FORWARD_TAP = (
+    "yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n"
+    f"{_TAP}xj = x * sw + j * dil_w\n"
+    f"{_TAP}total += w[o, c, i, j] * xpad[n, c, yi, xj]"
+)
+
+
+def _forward_tap(yi, xj, read="xpad[n, c, yi, xj]", guard=None, weight="w[o, c, i, j]"):
+    """The innermost body of _conv2d_forward_loops, rewritten."""
+    body = f"total += {weight} * {read}"
+    if guard:
+        body = f"if {guard}:\n{_TAP}    {body}"
+    return f"yi = {yi}\n{_TAP}xj = {xj}\n{_TAP}{body}"
+
+
+_IN_BOUNDS = "yi < xpad.shape[2] and xj < xpad.shape[3]"
+
+# "Padding added once", all of it at the bottom/right: the loops then read the image p rows and
+# columns off. The kernel is not told the padding, so the mutant counts it: the all-zero leading
+# rows and columns of each padded image (the random test images have no zero rows of their own).
+_FORWARD_BODY = (
+    "total = b[o]\n"
+    "                    for c in range(C):\n"
+    "                        for i in range(KH):\n"
+    "                            for j in range(KW):\n"
+    f"{_TAP}{_FORWARD_TAP}"
+)
+_PADDED_ONCE_BODY = (
+    "total = b[o]\n"
+    "                    ph = 0\n"
+    "                    while ph < xpad.shape[2] and not np.any(xpad[n, :, ph, :]):\n"
+    "                        ph += 1\n"
+    "                    pw = 0\n"
+    "                    while pw < xpad.shape[3] and not np.any(xpad[n, :, :, pw]):\n"
+    "                        pw += 1\n"
+    "                    for c in range(C):\n"
+    "                        for i in range(KH):\n"
+    "                            for j in range(KW):\n"
+    + _TAP
+    + _forward_tap("y * sh + i * dil_h + ph", "x * sw + j * dil_w + pw", guard=_IN_BOUNDS)
+)
+
+_IM2COL_TAP = (
+    "xj = x * sw + j * dil_w\n"
+    "                            cols[n, row, y * OW + x] = xpad[n, c, yi, xj]"
+)
+_IM2COL_ROW = (
+    "row = (c * KH + i) * KW + j\n"
+    "                    for y in range(OH):\n"
+    "                        for x in range(OW):\n"
+    "                            yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n"
+    "                            xj = x * sw + j * dil_w\n"
+    "                            cols[n, row"
+)
+
+MUTANTS = [
+    # --- conv_output_size ---------------------------------------------------------------------
+    ("conv_output_size rounds up (ceil instead of floor)", "arithmetic.py",
+     "return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1",
+     "return math.ceil((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1",
+     "conv_output_size"),
+    ("conv_output_size adds the padding once, not on both sides", "arithmetic.py",
+     "return (size + 2 * padding - dilation", "return (size + padding - dilation",
+     "conv_output_size"),
+    ("conv_output_size ignores the dilation", "arithmetic.py",
+     "return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1",
+     "return (size + 2 * padding - (kernel_size - 1) - 1) // stride + 1", "conv_output_size"),
+    # --- transposed_conv_output_size ----------------------------------------------------------
+    ("transposed output size misses the +1", "arithmetic.py",
+     "dilation * (kernel_size - 1) + output_padding + 1\n    if out < 1",
+     "dilation * (kernel_size - 1) + output_padding\n    if out < 1",
+     "transposed_conv_output_size"),
+    ("transposed output size ignores output_padding", "arithmetic.py",
+     "dilation * (kernel_size - 1) + output_padding + 1\n    if out < 1",
+     "dilation * (kernel_size - 1) + 1\n    if out < 1", "transposed_conv_output_size"),
+    # --- conv_params --------------------------------------------------------------------------
+    ("conv_params ignores groups", "arithmetic.py",
+     "weights = out_channels * (in_channels // groups) * kh * kw",
+     "weights = out_channels * in_channels * kh * kw", "conv_params"),
+    ("conv_params always counts the biases", "arithmetic.py",
+     "return weights + (out_channels if bias else 0)", "return weights + out_channels",
+     "conv_params"),
+    ("conv_params counts one bias per layer, not per filter", "arithmetic.py",
+     "return weights + (out_channels if bias else 0)", "return weights + (1 if bias else 0)",
+     "conv_params"),
+    # --- conv_macs ----------------------------------------------------------------------------
+    ("conv_macs ignores groups", "arithmetic.py",
+     "return out_channels * oh * ow * (in_channels // groups) * kh * kw",
+     "return out_channels * oh * ow * in_channels * kh * kw", "conv_macs"),
+    ("conv_macs counts input pixels instead of output pixels", "arithmetic.py",
+     "return out_channels * oh * ow * (in_channels // groups) * kh * kw",
+     "return out_channels * h * w * (in_channels // groups) * kh * kw", "conv_macs"),
+    # --- receptive_field ----------------------------------------------------------------------
+    ("receptive_field ignores the jump (product of earlier strides)", "arithmetic.py",
+     "field += dilation * (kernel - 1) * step", "field += dilation * (kernel - 1)",
+     "receptive_field"),
+    ("receptive_field updates the jump before using it", "arithmetic.py",
+     "field += dilation * (kernel - 1) * step\n        step *= stride",
+     "step *= stride\n        field += dilation * (kernel - 1) * step", "receptive_field"),
+    ("receptive_field ignores the dilation", "arithmetic.py",
+     "field += dilation * (kernel - 1) * step", "field += (kernel - 1) * step",
+     "receptive_field"),
+    # --- conv2d_forward -----------------------------------------------------------------------
+    ("conv2d_forward pads once: padding only at the bottom/right (loops skip the top/left)",
+     "conv.py", _FORWARD_BODY, _PADDED_ONCE_BODY, "conv2d_forward"),
+    ("conv2d_forward dilates the input instead of the kernel", "conv.py", _FORWARD_TAP,
+     _forward_tap("(y * sh + i) * dil_h", "(x * sw + j) * dil_w", guard=_IN_BOUNDS),
+     "conv2d_forward"),
+    ("conv2d_forward ignores the dilation", "conv.py", _FORWARD_TAP,
+     _forward_tap("y * sh + i", "x * sw + j"), "conv2d_forward"),
+    ("conv2d_forward forgets the bias", "conv.py", "total = b[o]", "total = 0.0",
+     "conv2d_forward"),
+    ("conv2d_forward adds the bias once per input channel", "conv.py",
+     "total = b[o]\n                    for c in range(C):\n",
+     "total = 0.0\n                    for c in range(C):\n                        total += b[o]\n",
+     "conv2d_forward"),
+    ("conv2d_forward indexes the bias by input channel", "conv.py",
+     "total = b[o]\n                    for c in range(C):\n",
+     "total = 0.0\n                    for c in range(C):\n"
+     "                        total += b[c % O]\n", "conv2d_forward"),
+    ("conv2d_forward indexes the bias by batch", "conv.py", "total = b[o]", "total = b[n % O]",
+     "conv2d_forward"),
+    ("conv2d_forward swaps the channel and row axes of x", "conv.py", _FORWARD_TAP,
+     _forward_tap("y * sh + i * dil_h", "x * sw + j * dil_w", read="xpad[n, yi, c, xj]",
+                  guard="yi < xpad.shape[1] and c < xpad.shape[2]"), "conv2d_forward"),
+    ("conv2d_forward indexes x as NHWC instead of NCHW", "conv.py", _FORWARD_TAP,
+     _forward_tap("y * sh + i * dil_h", "x * sw + j * dil_w", read="xpad[n, yi, xj, c]",
+                  guard="yi < xpad.shape[1] and xj < xpad.shape[2] and c < xpad.shape[3]"),
+     "conv2d_forward"),
+    ("conv2d_forward applies the stride along the height only", "conv.py", _FORWARD_TAP,
+     _forward_tap("y * sh + i * dil_h", "x + j * dil_w"), "conv2d_forward"),
+    ("conv2d_forward flips the kernel (true convolution)", "conv.py", _FORWARD_TAP,
+     _forward_tap("y * sh + i * dil_h", "x * sw + j * dil_w",
+                  weight="w[o, c, KH - 1 - i, KW - 1 - j]"), "conv2d_forward"),
+    # --- im2col / col2im ----------------------------------------------------------------------
+    ("im2col applies the stride along the height only", "conv.py", _IM2COL_TAP,
+     _IM2COL_TAP.replace("xj = x * sw + j * dil_w", "xj = x + j * dil_w"), "im2col"),
+    ("im2col orders rows by kernel tap, then channel", "conv.py", _IM2COL_ROW,
+     _IM2COL_ROW.replace("row = (c * KH + i) * KW + j", "row = (i * KW + j) * C + c"),
+     "im2col"),
+    ("im2col numbers columns x * OH + y (column-major)", "conv.py",
+     "cols[n, row, y * OW + x] = xpad[n, c, yi, xj]",
+     "cols[n, row, x * OH + y] = xpad[n, c, yi, xj]", "im2col"),
+    ("col2im assigns (=) instead of accumulating (+=)", "conv.py",
+     "xpad[n, c, yi, xj] += cols[n, row, y * OW + x]",
+     "xpad[n, c, yi, xj] = cols[n, row, y * OW + x]", "im2col"),
+    # --- conv2d_forward_gemm ------------------------------------------------------------------
+    ("gemm reshapes the filters to (C*KH*KW, O) and transposes", "conv.py",
+     "out = w.reshape(O, -1) @ cols", "out = w.reshape(-1, O).T @ cols", "conv2d_forward_gemm"),
+    ("gemm reshapes the output to (OW, OH)", "conv.py",
+     "return out.reshape(N, O, oh, ow)", "return out.reshape(N, O, ow, oh)",
+     "conv2d_forward_gemm"),
+    ("gemm forgets the bias", "conv.py", "        out += b[:, None]", "        pass",
+     "conv2d_forward_gemm"),
+    ("gemm broadcasts the bias along the pixels", "conv.py",
+     "out += b[:, None]", "out += b", "conv2d_forward_gemm"),
+]

@@ -1,0 +1,126 @@
+"""Classic chapter 3 bugs, as exact text substitutions on the reference package.
+
+Each (name, file, old, new, exercise) must make `exercise` lose points.
+"""
+
+_IN = " " * 32  # indentation of the innermost loop body of the convolution kernels
+_POOL = " " * 20  # indentation of the per-window code of the pooling kernels
+_ROW = " " * 24  # indentation of the loop over a window's rows
+
+# In-bounds rows and columns of pooling window (oh, ow): what a count_include_pad=False divisor
+# counts.
+_IN_BOUNDS = (
+    f"{_POOL}rows = min(oh * sh - ph + kh, h) - max(oh * sh - ph, 0)\n"
+    f"{_POOL}cols = min(ow * sw - pw + kw, w) - max(ow * sw - pw, 0)\n"
+)
+
+# Max pooling backward that splits a window's gradient evenly between all its maxima.
+_SPLIT_TIES = "".join(
+    f"{_POOL}{line}\n"
+    for line in (
+        "ties = 0",
+        "for i in range(kh):",
+        "    for j in range(kw):",
+        "        row, col = oh * sh - ph + i, ow * sw - pw + j",
+        "        if 0 <= row < h and 0 <= col < w and x[n, c, row, col] == best:",
+        "            ties += 1",
+        "for i in range(kh):",
+        "    for j in range(kw):",
+        "        row, col = oh * sh - ph + i, ow * sw - pw + j",
+        "        if 0 <= row < h and 0 <= col < w and x[n, c, row, col] == best:",
+        "            dx[n, c, row, col] += dy[n, c, oh, ow] / ties",
+    )
+).rstrip("\n")
+
+MUTANTS = [
+    # --- conv2d_backward_input ---
+    ("dx overwrites (=) instead of accumulating (+=) overlapping contributions", "conv.py",
+     "dxpad[n, c, yi, xj] += w[o, c, i, j] * dy[n, o, y, x]",
+     "dxpad[n, c, yi, xj] = w[o, c, i, j] * dy[n, o, y, x]", "conv2d_backward_input"),
+    ("dx ignores the stride", "conv.py",
+     f"yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j * dil_w\n"
+     f"{_IN}dxpad[n, c, yi, xj] +=",
+     f"yi = y + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x + j * dil_w\n"
+     f"{_IN}dxpad[n, c, yi, xj] +=", "conv2d_backward_input"),
+    ("dx pairs each pixel with the wrong tap (the kernel's 180-degree rotation is lost)",
+     "conv.py",
+     "dxpad[n, c, yi, xj] += w[o, c, i, j] * dy[n, o, y, x]",
+     "dxpad[n, c, yi, xj] += w[o, c, KH - 1 - i, KW - 1 - j] * dy[n, o, y, x]",
+     "conv2d_backward_input"),
+    ("dx ignores the dilation", "conv.py",
+     f"yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j * dil_w\n"
+     f"{_IN}dxpad[n, c, yi, xj] +=",
+     f"yi = y * sh + i  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j\n"
+     f"{_IN}dxpad[n, c, yi, xj] +=", "conv2d_backward_input"),
+    # --- conv2d_backward_weight ---
+    ("dw overwrites (=) instead of summing (+=) over the batch and the positions", "conv.py",
+     "dw_out[o, c, i, j] += dy[n, o, y, x] * xpad[n, c, yi, xj]",
+     "dw_out[o, c, i, j] = dy[n, o, y, x] * xpad[n, c, yi, xj]", "conv2d_backward_weight"),
+    ("dw ignores the stride", "conv.py",
+     f"yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j * dil_w\n"
+     f"{_IN}dw_out[o, c, i, j] +=",
+     f"yi = y + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x + j * dil_w\n"
+     f"{_IN}dw_out[o, c, i, j] +=", "conv2d_backward_weight"),
+    ("dw correlates with the kernel-flipped input window", "conv.py",
+     "dw_out[o, c, i, j] += dy[n, o, y, x] * xpad[n, c, yi, xj]",
+     "dw_out[o, c, KH - 1 - i, KW - 1 - j] += dy[n, o, y, x] * xpad[n, c, yi, xj]",
+     "conv2d_backward_weight"),
+    # --- conv2d_backward_bias ---
+    ("db summed over the wrong axes (channels instead of the batch)", "conv.py",
+     "return dy.sum(axis=(0, 2, 3))", "return dy.sum(axis=(1, 2, 3))", "conv2d_backward_bias"),
+    ("db of the first image only (the batch axis forgotten)", "conv.py",
+     "return dy.sum(axis=(0, 2, 3))", "return dy[0].sum(axis=(1, 2))", "conv2d_backward_bias"),
+    ("db averaged instead of summed", "conv.py",
+     "return dy.sum(axis=(0, 2, 3))", "return dy.mean(axis=(0, 2, 3))", "conv2d_backward_bias"),
+    # --- maxpool2d_forward ---
+    ("max pooling pads with zeros (padding wins over negative inputs)", "pooling.py",
+     f"best = -np.inf\n{_POOL}for i in range(kh):",
+     f"best = 0.0\n{_POOL}for i in range(kh):", "maxpool2d_forward"),
+    ("max pooling window one row short (off by one)", "pooling.py",
+     f"best = -np.inf\n{_POOL}for i in range(kh):",
+     f"best = -np.inf\n{_POOL}for i in range(kh - 1):", "maxpool2d_forward"),
+    # --- maxpool2d_backward ---
+    ("max pool backward overwrites (=) instead of accumulating (+=) under overlapping windows",
+     "pooling.py",
+     "dx[n, c, best_row, best_col] += dy[n, c, oh, ow]",
+     "dx[n, c, best_row, best_col] = dy[n, c, oh, ow]", "maxpool2d_backward"),
+    ("max pool backward ignores the stride when it looks for the argmax", "pooling.py",
+     f"max(ow * sw - pw, 0)\n{_POOL}for i in range(kh):\n{_ROW}row = oh * sh - ph + i\n"
+     f"{_ROW}if row < 0 or row >= h:\n{_ROW}    continue\n{_ROW}for j in range(kw):\n"
+     f"{_ROW}    col = ow * sw - pw + j\n",
+     f"max(ow * sw - pw, 0)\n{_POOL}for i in range(kh):\n{_ROW}row = oh - ph + i\n"
+     f"{_ROW}if row < 0 or row >= h:\n{_ROW}    continue\n{_ROW}for j in range(kw):\n"
+     f"{_ROW}    col = ow - pw + j\n", "maxpool2d_backward"),
+    ("ties routed to the last maximum (>= instead of >)", "pooling.py",
+     "if value > best or np.isnan(value):\n"
+     "                                best, best_row, best_col = value, row, col",
+     "if value >= best or np.isnan(value):\n"
+     "                                best, best_row, best_col = value, row, col",
+     "maxpool2d_backward"),
+    ("ties split evenly between all the maxima of a window", "pooling.py",
+     f"{_POOL}dx[n, c, best_row, best_col] += dy[n, c, oh, ow]", _SPLIT_TIES,
+     "maxpool2d_backward"),
+    # --- avgpool2d_forward ---
+    ("average divided by the in-bounds count at padded borders (count_include_pad=False)",
+     "pooling.py",
+     f"{_POOL}y[n, c, oh, ow] = total / area",
+     f"{_IN_BOUNDS}{_POOL}y[n, c, oh, ow] = total / (rows * cols)", "avgpool2d_forward"),
+    ("average divided by the kernel height only", "pooling.py",
+     "y[n, c, oh, ow] = total / area", "y[n, c, oh, ow] = total / kh", "avgpool2d_forward"),
+    # --- avgpool2d_backward ---
+    ("avg pool backward shares divided by the in-bounds count at padded borders", "pooling.py",
+     f"{_POOL}share = dy[n, c, oh, ow] / area",
+     f"{_IN_BOUNDS}{_POOL}share = dy[n, c, oh, ow] / (rows * cols)", "avgpool2d_backward"),
+    ("avg pool backward overwrites (=) instead of accumulating (+=) under overlapping windows",
+     "pooling.py",
+     "dx[n, c, row, col] += share", "dx[n, c, row, col] = share", "avgpool2d_backward"),
+    ("avg pool backward passes dy on undivided", "pooling.py",
+     "share = dy[n, c, oh, ow] / area", "share = dy[n, c, oh, ow]", "avgpool2d_backward"),
+    # --- global_avgpool2d ---
+    ("global average pooling forward divides by H only", "pooling.py",
+     "return x.mean(axis=(2, 3), keepdims=True)",
+     "return x.sum(axis=(2, 3), keepdims=True) / x.shape[2]", "global_avgpool2d"),
+    ("global average pooling backward divides by H only", "pooling.py",
+     "return np.broadcast_to(dy / (h * w), x.shape).copy()",
+     "return np.broadcast_to(dy / h, x.shape).copy()", "global_avgpool2d"),
+]
