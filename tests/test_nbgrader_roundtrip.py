@@ -1,11 +1,13 @@
-"""The nbgrader round trip, from the command line, as an instructor and four students run it.
+"""The nbgrader round trip, from the command line, as an instructor and the students run it.
 
-generate → release → fetch → (students edit) → submit → collect → autograde → feedback → export.
+generate → release → fetch → (students edit) → submit → collect → autograde → feedback → export,
+for every chapter. Students:
 
-Students: `ada` submits the reference solution (full marks); `bob` submits the untouched release
-(0, and the grader completes); `cy` gets correlate2d right and nothing else (exactly the points of
-correlate2d); `dee` leaves the code untouched but rewrites a locked graded cell to print its full
-points (nbgrader restores the cell, so dee is graded like bob).
+- `ada` submits the reference solution: full marks;
+- `bob` submits the untouched release: 0, and the grader completes;
+- `cy` gets one exercise right and nothing else: exactly that exercise's points;
+- `dee` (chapter 1) leaves the code untouched but rewrites a locked graded cell to claim full
+  points: nbgrader restores the cell, so dee is graded like bob.
 """
 
 import csv
@@ -17,12 +19,18 @@ import time
 import pytest
 
 from autograder import build
+from autograder.chapters import CHAPTERS
 from autograder.reference import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader_roundtrip")]
 
-CHAPTER = "ch01_edges"
-POINTS = {"correlate2d": 6, "convolve2d": 5, "gradient_magnitude": 2}
+# chapter -> (the package functions cy gets right, the points cy must get for them)
+PARTIAL = {
+    "ch01_edges": ({"edges.correlate2d", "edges._correlate2d_valid"}, 6),
+    "ch02_arithmetic": ({"arithmetic.conv_output_size"}, 3),
+    "ch03_backprop": ({"conv._conv2d_backward_bias"}, 2),
+}
+TAMPERED_CELL = "check_correlate2d"
 
 
 def nbgrader(*args, cwd, exchange):
@@ -34,7 +42,7 @@ def nbgrader(*args, cwd, exchange):
 
 
 def solve(package, functions):
-    """Write into the fetched package copy the reference code of `functions` (module.function)."""
+    """Give the fetched package copy the reference code of `functions` and stubs elsewhere."""
     for path in package.glob("*.py"):
         source = (REPO / "solutions" / "cnnlab" / path.name).read_text()
         path.write_text(build.strip_module(
@@ -42,101 +50,109 @@ def solve(package, functions):
         ))
 
 
-@pytest.fixture(scope="module")
-def roundtrip(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nbgrader")
-    course, exchange, homes = root / "course", root / "exchange", root / "students"
-    exchange.mkdir()
-    exchange.chmod(0o777)
-    build.write_nbgrader_course(course, chapters=[build.CHAPTERS[0]])
-    timings = {}
-
-    start = time.perf_counter()
-    nbgrader("generate_assignment", CHAPTER, "--force", cwd=course, exchange=exchange)
-    nbgrader("release_assignment", CHAPTER, "--force", cwd=course, exchange=exchange)
-    released = course / "release" / CHAPTER
-    assert "BEGIN SOLUTION" not in "".join(p.read_text() for p in released.rglob("*.py"))
-
-    ch01 = set(build.CHAPTERS[0].functions)
-    students = {
-        "ada": lambda work: solve(work / "cnnlab", ch01),
-        "bob": lambda work: None,
-        "cy": lambda work: solve(work / "cnnlab", {"edges.correlate2d",
-                                                    "edges._correlate2d_valid"}),
-        "dee": tamper_with_locked_cell,
-    }
-    for name, edit in students.items():
-        home = homes / name
-        home.mkdir(parents=True)
-        nbgrader("fetch_assignment", CHAPTER, "--course=cnnlab", cwd=home, exchange=exchange)
-        edit(home / CHAPTER)
-        nbgrader("submit", CHAPTER, "--course=cnnlab", f"--student={name}", cwd=home,
-                 exchange=exchange)
-    nbgrader("collect", CHAPTER, cwd=course, exchange=exchange)
-    timings["setup"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    nbgrader("autograde", CHAPTER, "--create", cwd=course, exchange=exchange)
-    timings["autograde"] = time.perf_counter() - start
-    nbgrader("generate_feedback", CHAPTER, cwd=course, exchange=exchange)
-    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", cwd=course,
-             exchange=exchange)
-    with open(root / "grades.csv") as f:
-        grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    per_submission = timings["autograde"] / len(students)
-    print(f"nbgrader round trip: {timings}, {per_submission:.1f} s a submission")
-    return course, grades
-
-
-def tamper_with_locked_cell(work):
-    path = work / f"{CHAPTER}.ipynb"
+def tamper_with_locked_cell(work, chapter):
+    path = work / f"{chapter}.ipynb"
     nb = json.loads(path.read_text())
     cell = next(c for c in nb["cells"]
-                if c["metadata"].get("nbgrader", {}).get("grade_id") == "check_correlate2d")
+                if c["metadata"].get("nbgrader", {}).get("grade_id") == TAMPERED_CELL)
     cell["source"] = "6.0  # full marks, please"
     path.write_text(json.dumps(nb))
 
 
+def max_points(chapter):
+    cells = build.instructor_notebook(chapter).cells
+    graded = [c.metadata["nbgrader"] for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    return sum(g["points"] for g in graded)
+
+
+@pytest.fixture(scope="module", params=[ch.name for ch in CHAPTERS])
+def roundtrip(request, tmp_path_factory):
+    chapter = request.param
+    index = [ch.name for ch in CHAPTERS].index(chapter)
+    earlier = {f for ch in CHAPTERS[:index] for f in ch.functions}
+    root = tmp_path_factory.mktemp(f"nbgrader-{chapter}")
+    course, exchange, homes = root / "course", root / "exchange", root / "students"
+    exchange.mkdir()
+    exchange.chmod(0o777)  # nbgrader's exchange is shared by instructor and students
+    build.write_nbgrader_course(course, chapters=[CHAPTERS[index]])
+
+    start = time.perf_counter()
+    nbgrader("generate_assignment", chapter, "--force", cwd=course, exchange=exchange)
+    nbgrader("release_assignment", chapter, "--force", cwd=course, exchange=exchange)
+    students = {
+        "ada": lambda work: solve(work / "cnnlab", earlier | set(CHAPTERS[index].functions)),
+        "bob": lambda work: None,
+        "cy": lambda work: solve(work / "cnnlab", earlier | PARTIAL[chapter][0]),
+    }
+    if index == 0:
+        students["dee"] = lambda work: tamper_with_locked_cell(work, chapter)
+    for name, edit in students.items():
+        home = homes / name
+        home.mkdir(parents=True)
+        nbgrader("fetch_assignment", chapter, "--course=cnnlab", cwd=home, exchange=exchange)
+        edit(home / chapter)
+        nbgrader("submit", chapter, "--course=cnnlab", f"--student={name}", cwd=home,
+                 exchange=exchange)
+    nbgrader("collect", chapter, cwd=course, exchange=exchange)
+    setup = time.perf_counter() - start
+
+    start = time.perf_counter()
+    nbgrader("autograde", chapter, "--create", cwd=course, exchange=exchange)
+    autograde = time.perf_counter() - start
+    nbgrader("generate_feedback", chapter, cwd=course, exchange=exchange)
+    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", cwd=course,
+             exchange=exchange)
+    with open(root / "grades.csv") as f:
+        grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    print(f"{chapter} round trip: setup {setup:.0f} s, autograde {autograde:.0f} s "
+          f"({autograde / len(students):.1f} s a submission), grades {grades}")
+    return chapter, course, grades
+
+
 def test_reference_submission_gets_full_marks(roundtrip):
-    _, grades = roundtrip
-    assert grades["ada"] == sum(POINTS.values())
+    chapter, _, grades = roundtrip
+    assert grades["ada"] == max_points(chapter) > 0
 
 
 def test_untouched_submission_gets_zero(roundtrip):
-    _, grades = roundtrip
+    _, _, grades = roundtrip
     assert grades["bob"] == 0
 
 
 def test_partial_submission_gets_exactly_its_exercises_points(roundtrip):
-    _, grades = roundtrip
-    assert grades["cy"] == POINTS["correlate2d"]
+    chapter, _, grades = roundtrip
+    assert grades["cy"] == PARTIAL[chapter][1]
 
 
 def test_edited_locked_cell_is_restored_and_graded_as_untouched(roundtrip):
-    course, grades = roundtrip
+    chapter, course, grades = roundtrip
+    if "dee" not in grades:
+        assert chapter != CHAPTERS[0].name
+        return
     assert grades["dee"] == grades["bob"] == 0
-    autograded = (course / "autograded" / "dee" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+    autograded = (course / "autograded" / "dee" / chapter / f"{chapter}.ipynb").read_text()
     assert "full marks, please" not in autograded
 
 
 def test_autograde_grades_the_students_code_not_the_instructors(roundtrip):
-    course, _ = roundtrip
-    graded = course / "autograded" / "ada" / CHAPTER / "cnnlab" / "edges.py"
-    assert "NotImplementedError" not in graded.read_text()
-    source = course / "source" / CHAPTER / "cnnlab" / "edges.py"
-    assert "NotImplementedError" in source.read_text()
+    chapter, course, _ = roundtrip
+    first = next(ch for ch in CHAPTERS if ch.name == chapter).functions[0]
+    module, function = first.split(".")
+    stub = build.STUB.format(function=function, module=module)
+    graded = course / "autograded" / "ada" / chapter / "cnnlab" / f"{module}.py"
+    assert stub not in graded.read_text()
+    assert stub in (course / "source" / chapter / "cnnlab" / f"{module}.py").read_text()
 
 
 def test_feedback_is_generated_for_every_student(roundtrip):
-    course, _ = roundtrip
-    for name in ("ada", "bob", "cy", "dee"):
-        html = course / "feedback" / name / CHAPTER / f"{CHAPTER}.html"
-        assert html.is_file(), html
-    assert "✘" in (course / "feedback" / "cy" / CHAPTER / f"{CHAPTER}.html").read_text()
+    chapter, course, grades = roundtrip
+    for name in grades:
+        assert (course / "feedback" / name / chapter / f"{chapter}.html").is_file(), name
+    assert "✘" in (course / "feedback" / "cy" / chapter / f"{chapter}.html").read_text()
 
 
 def test_released_files_hold_no_solution(roundtrip):
-    course, _ = roundtrip
-    released = course / "release" / CHAPTER
+    chapter, course, _ = roundtrip
+    released = course / "release" / chapter
     texts = [p.read_text() for p in released.rglob("*") if p.is_file()]
-    assert texts and not any(m in t for t in texts for m in build.LEAK_MARKERS)
+    assert len(texts) > 1 and not any(m in t for t in texts for m in build.LEAK_MARKERS)

@@ -116,18 +116,20 @@ def _conv2d_forward_loops(xpad, w, b, sh, sw, dil_h, dil_w, out):
     N, O, OH, OW = out.shape
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
     ### BEGIN SOLUTION
+    # The same sum, looped so that the innermost loop walks along a row of the output: memory
+    # is read in order, which is several times faster than summing one output at a time.
     for n in range(N):
         for o in range(O):
-            for y in range(OH):
-                for x in range(OW):
-                    total = b[o]
-                    for c in range(C):
-                        for i in range(KH):
-                            for j in range(KW):
+            out[n, o] = b[o]
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[o, c, i, j]
+                        for y in range(OH):
+                            for x in range(OW):
                                 yi = y * sh + i * dil_h  # input pixel under tap (i, j)
                                 xj = x * sw + j * dil_w
-                                total += w[o, c, i, j] * xpad[n, c, yi, xj]
-                    out[n, o, y, x] = total
+                                out[n, o, y, x] += weight * xpad[n, c, yi, xj]
     ### END SOLUTION
 
 
@@ -363,16 +365,19 @@ def _conv2d_backward_input(dy, w, sh, sw, dil_h, dil_w, dxpad):
     N, O, OH, OW = dy.shape
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
     ### BEGIN SOLUTION
+    # `+=`, not `=`: with overlapping windows one input pixel feeds several outputs.
+    # Innermost loop along a row of dy, so memory is read in order (as in the forward pass).
     for n in range(N):
         for o in range(O):
-            for y in range(OH):
-                for x in range(OW):
-                    for c in range(C):
-                        for i in range(KH):
-                            for j in range(KW):
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[o, c, i, j]
+                        for y in range(OH):
+                            for x in range(OW):
                                 yi = y * sh + i * dil_h  # input pixel under tap (i, j)
                                 xj = x * sw + j * dil_w
-                                dxpad[n, c, yi, xj] += w[o, c, i, j] * dy[n, o, y, x]
+                                dxpad[n, c, yi, xj] += weight * dy[n, o, y, x]
     ### END SOLUTION
 
 
@@ -419,16 +424,20 @@ def _conv2d_backward_weight(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     N, O, OH, OW = dy.shape
     C, KH, KW = dw_out.shape[1], dw_out.shape[2], dw_out.shape[3]
     ### BEGIN SOLUTION
+    # Every output position (n, y, x) adds its share to each weight; the innermost loop walks
+    # along a row of dy so that memory is read in order.
     for n in range(N):
         for o in range(O):
-            for y in range(OH):
-                for x in range(OW):
-                    for c in range(C):
-                        for i in range(KH):
-                            for j in range(KW):
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        total = dw_out.dtype.type(0)
+                        for y in range(OH):
+                            for x in range(OW):
                                 yi = y * sh + i * dil_h  # input pixel under tap (i, j)
                                 xj = x * sw + j * dil_w
-                                dw_out[o, c, i, j] += dy[n, o, y, x] * xpad[n, c, yi, xj]
+                                total += dy[n, o, y, x] * xpad[n, c, yi, xj]
+                        dw_out[o, c, i, j] += total
     ### END SOLUTION
 
 

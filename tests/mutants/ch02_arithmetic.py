@@ -9,19 +9,37 @@ guard that reads zeros instead, so that a mutant loses points without undefined 
 """
 
 _TAP = " " * 32  # indentation of the innermost loop body of _conv2d_forward_loops
-_FORWARD_TAP = (
-    "yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n"
-    f"{_TAP}xj = x * sw + j * dil_w\n"
-    f"{_TAP}total += w[o, c, i, j] * xpad[n, c, yi, xj]"
-)
+
+# The solution body of _conv2d_forward_loops inside `for o`; every conv2d_forward mutant edits it.
+_FORWARD = """\
+out[n, o] = b[o]
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[o, c, i, j]
+                        for y in range(OH):
+                            for x in range(OW):
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                out[n, o, y, x] += weight * xpad[n, c, yi, xj]"""
 
 
-def _forward_tap(yi, xj, read="xpad[n, c, yi, xj]", guard=None, weight="w[o, c, i, j]"):
-    """The innermost body of _conv2d_forward_loops, rewritten."""
-    body = f"total += {weight} * {read}"
-    if guard:
-        body = f"if {guard}:\n{_TAP}    {body}"
-    return f"yi = {yi}\n{_TAP}xj = {xj}\n{_TAP}{body}"
+def _edit(body, *edits):
+    """(old, new) texts of a mutant: `body`, and `body` with each (old, new) pair of `edits`
+    replaced (every old occurs once in `body`)."""
+    new = body
+    for old, replacement in edits:
+        assert new.count(old) == 1, f"{old!r} must occur once in {new!r}"
+        new = new.replace(old, replacement)
+    return body, new
+
+
+def _guard(condition, read="xpad[n, c, yi, xj]"):
+    """Edit: the innermost update reads `read`, skipped (reads zero) unless `condition` holds."""
+    return (
+        "out[n, o, y, x] += weight * xpad[n, c, yi, xj]",
+        f"if {condition}:\n{_TAP}    out[n, o, y, x] += weight * {read}",
+    )
 
 
 _IN_BOUNDS = "yi < xpad.shape[2] and xj < xpad.shape[3]"
@@ -29,26 +47,15 @@ _IN_BOUNDS = "yi < xpad.shape[2] and xj < xpad.shape[3]"
 # "Padding added once", all of it at the bottom/right: the loops then read the image p rows and
 # columns off. The kernel is not told the padding, so the mutant counts it: the all-zero leading
 # rows and columns of each padded image (the random test images have no zero rows of their own).
-_FORWARD_BODY = (
-    "total = b[o]\n"
-    "                    for c in range(C):\n"
-    "                        for i in range(KH):\n"
-    "                            for j in range(KW):\n"
-    f"{_TAP}{_FORWARD_TAP}"
-)
-_PADDED_ONCE_BODY = (
-    "total = b[o]\n"
-    "                    ph = 0\n"
-    "                    while ph < xpad.shape[2] and not np.any(xpad[n, :, ph, :]):\n"
-    "                        ph += 1\n"
-    "                    pw = 0\n"
-    "                    while pw < xpad.shape[3] and not np.any(xpad[n, :, :, pw]):\n"
-    "                        pw += 1\n"
-    "                    for c in range(C):\n"
-    "                        for i in range(KH):\n"
-    "                            for j in range(KW):\n"
-    + _TAP
-    + _forward_tap("y * sh + i * dil_h + ph", "x * sw + j * dil_w + pw", guard=_IN_BOUNDS)
+_PADDED_ONCE = (
+    "out[n, o] = b[o]\n",
+    "out[n, o] = b[o]\n"
+    "            ph = 0\n"
+    "            while ph < xpad.shape[2] and not np.any(xpad[n, :, ph, :]):\n"
+    "                ph += 1\n"
+    "            pw = 0\n"
+    "            while pw < xpad.shape[3] and not np.any(xpad[n, :, :, pw]):\n"
+    "                pw += 1\n",
 )
 
 _IM2COL_TAP = (
@@ -113,36 +120,42 @@ MUTANTS = [
      "receptive_field"),
     # --- conv2d_forward -----------------------------------------------------------------------
     ("conv2d_forward pads once: padding only at the bottom/right (loops skip the top/left)",
-     "conv.py", _FORWARD_BODY, _PADDED_ONCE_BODY, "conv2d_forward"),
-    ("conv2d_forward dilates the input instead of the kernel", "conv.py", _FORWARD_TAP,
-     _forward_tap("(y * sh + i) * dil_h", "(x * sw + j) * dil_w", guard=_IN_BOUNDS),
+     "conv.py",
+     *_edit(_FORWARD, _PADDED_ONCE, ("y * sh + i * dil_h", "y * sh + i * dil_h + ph"),
+            ("x * sw + j * dil_w", "x * sw + j * dil_w + pw"), _guard(_IN_BOUNDS)),
      "conv2d_forward"),
-    ("conv2d_forward ignores the dilation", "conv.py", _FORWARD_TAP,
-     _forward_tap("y * sh + i", "x * sw + j"), "conv2d_forward"),
-    ("conv2d_forward forgets the bias", "conv.py", "total = b[o]", "total = 0.0",
+    ("conv2d_forward dilates the input instead of the kernel", "conv.py",
+     *_edit(_FORWARD, ("y * sh + i * dil_h", "(y * sh + i) * dil_h"),
+            ("x * sw + j * dil_w", "(x * sw + j) * dil_w"), _guard(_IN_BOUNDS)),
      "conv2d_forward"),
+    ("conv2d_forward ignores the dilation", "conv.py",
+     *_edit(_FORWARD, ("y * sh + i * dil_h", "y * sh + i"), ("x * sw + j * dil_w", "x * sw + j")),
+     "conv2d_forward"),
+    ("conv2d_forward forgets the bias", "conv.py",
+     *_edit(_FORWARD, ("out[n, o] = b[o]\n            ", "")), "conv2d_forward"),
     ("conv2d_forward adds the bias once per input channel", "conv.py",
-     "total = b[o]\n                    for c in range(C):\n",
-     "total = 0.0\n                    for c in range(C):\n                        total += b[o]\n",
+     *_edit(_FORWARD, ("out[n, o] = b[o]\n            for c in range(C):\n",
+                       "for c in range(C):\n                out[n, o] += b[o]\n")),
      "conv2d_forward"),
     ("conv2d_forward indexes the bias by input channel", "conv.py",
-     "total = b[o]\n                    for c in range(C):\n",
-     "total = 0.0\n                    for c in range(C):\n"
-     "                        total += b[c % O]\n", "conv2d_forward"),
-    ("conv2d_forward indexes the bias by batch", "conv.py", "total = b[o]", "total = b[n % O]",
+     *_edit(_FORWARD, ("out[n, o] = b[o]\n            for c in range(C):\n",
+                       "for c in range(C):\n                out[n, o] += b[c % O]\n")),
      "conv2d_forward"),
-    ("conv2d_forward swaps the channel and row axes of x", "conv.py", _FORWARD_TAP,
-     _forward_tap("y * sh + i * dil_h", "x * sw + j * dil_w", read="xpad[n, yi, c, xj]",
-                  guard="yi < xpad.shape[1] and c < xpad.shape[2]"), "conv2d_forward"),
-    ("conv2d_forward indexes x as NHWC instead of NCHW", "conv.py", _FORWARD_TAP,
-     _forward_tap("y * sh + i * dil_h", "x * sw + j * dil_w", read="xpad[n, yi, xj, c]",
-                  guard="yi < xpad.shape[1] and xj < xpad.shape[2] and c < xpad.shape[3]"),
+    ("conv2d_forward indexes the bias by batch", "conv.py",
+     *_edit(_FORWARD, ("out[n, o] = b[o]", "out[n, o] = b[n % O]")), "conv2d_forward"),
+    ("conv2d_forward swaps the channel and row axes of x", "conv.py",
+     *_edit(_FORWARD, _guard("yi < xpad.shape[1] and c < xpad.shape[2]",
+                             read="xpad[n, yi, c, xj]")),
      "conv2d_forward"),
-    ("conv2d_forward applies the stride along the height only", "conv.py", _FORWARD_TAP,
-     _forward_tap("y * sh + i * dil_h", "x + j * dil_w"), "conv2d_forward"),
-    ("conv2d_forward flips the kernel (true convolution)", "conv.py", _FORWARD_TAP,
-     _forward_tap("y * sh + i * dil_h", "x * sw + j * dil_w",
-                  weight="w[o, c, KH - 1 - i, KW - 1 - j]"), "conv2d_forward"),
+    ("conv2d_forward indexes x as NHWC instead of NCHW", "conv.py",
+     *_edit(_FORWARD, _guard("yi < xpad.shape[1] and xj < xpad.shape[2] and c < xpad.shape[3]",
+                             read="xpad[n, yi, xj, c]")),
+     "conv2d_forward"),
+    ("conv2d_forward applies the stride along the height only", "conv.py",
+     *_edit(_FORWARD, ("x * sw + j * dil_w", "x + j * dil_w")), "conv2d_forward"),
+    ("conv2d_forward flips the kernel (true convolution)", "conv.py",
+     *_edit(_FORWARD, ("weight = w[o, c, i, j]", "weight = w[o, c, KH - 1 - i, KW - 1 - j]")),
+     "conv2d_forward"),
     # --- im2col / col2im ----------------------------------------------------------------------
     ("im2col applies the stride along the height only", "conv.py", _IM2COL_TAP,
      _IM2COL_TAP.replace("xj = x * sw + j * dil_w", "xj = x + j * dil_w"), "im2col"),

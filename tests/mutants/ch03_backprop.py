@@ -3,7 +3,36 @@
 Each (name, file, old, new, exercise) must make `exercise` lose points.
 """
 
-_IN = " " * 32  # indentation of the innermost loop body of the convolution kernels
+# The solution bodies of _conv2d_backward_input and _conv2d_backward_weight inside `for o`;
+# every conv2d_backward_input / conv2d_backward_weight mutant edits one of them.
+_DX = """\
+for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[o, c, i, j]
+                        for y in range(OH):
+                            for x in range(OW):
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                dxpad[n, c, yi, xj] += weight * dy[n, o, y, x]"""
+_DW = """\
+total = dw_out.dtype.type(0)
+                        for y in range(OH):
+                            for x in range(OW):
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                total += dy[n, o, y, x] * xpad[n, c, yi, xj]
+                        dw_out[o, c, i, j] += total"""
+
+
+def _edit(body, *edits):
+    """(old, new) texts of a mutant: `body`, and `body` with each (old, new) pair of `edits`
+    replaced (every old occurs once in `body`)."""
+    new = body
+    for old, replacement in edits:
+        assert new.count(old) == 1, f"{old!r} must occur once in {new!r}"
+        new = new.replace(old, replacement)
+    return body, new
 _POOL = " " * 20  # indentation of the per-window code of the pooling kernels
 _ROW = " " * 24  # indentation of the loop over a window's rows
 
@@ -35,35 +64,26 @@ _SPLIT_TIES = "".join(
 MUTANTS = [
     # --- conv2d_backward_input ---
     ("dx overwrites (=) instead of accumulating (+=) overlapping contributions", "conv.py",
-     "dxpad[n, c, yi, xj] += w[o, c, i, j] * dy[n, o, y, x]",
-     "dxpad[n, c, yi, xj] = w[o, c, i, j] * dy[n, o, y, x]", "conv2d_backward_input"),
+     *_edit(_DX, ("dxpad[n, c, yi, xj] +=", "dxpad[n, c, yi, xj] =")), "conv2d_backward_input"),
     ("dx ignores the stride", "conv.py",
-     f"yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j * dil_w\n"
-     f"{_IN}dxpad[n, c, yi, xj] +=",
-     f"yi = y + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x + j * dil_w\n"
-     f"{_IN}dxpad[n, c, yi, xj] +=", "conv2d_backward_input"),
+     *_edit(_DX, ("y * sh + i * dil_h", "y + i * dil_h"), ("x * sw + j * dil_w", "x + j * dil_w")),
+     "conv2d_backward_input"),
     ("dx pairs each pixel with the wrong tap (the kernel's 180-degree rotation is lost)",
      "conv.py",
-     "dxpad[n, c, yi, xj] += w[o, c, i, j] * dy[n, o, y, x]",
-     "dxpad[n, c, yi, xj] += w[o, c, KH - 1 - i, KW - 1 - j] * dy[n, o, y, x]",
+     *_edit(_DX, ("weight = w[o, c, i, j]", "weight = w[o, c, KH - 1 - i, KW - 1 - j]")),
      "conv2d_backward_input"),
     ("dx ignores the dilation", "conv.py",
-     f"yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j * dil_w\n"
-     f"{_IN}dxpad[n, c, yi, xj] +=",
-     f"yi = y * sh + i  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j\n"
-     f"{_IN}dxpad[n, c, yi, xj] +=", "conv2d_backward_input"),
+     *_edit(_DX, ("y * sh + i * dil_h", "y * sh + i"), ("x * sw + j * dil_w", "x * sw + j")),
+     "conv2d_backward_input"),
     # --- conv2d_backward_weight ---
     ("dw overwrites (=) instead of summing (+=) over the batch and the positions", "conv.py",
-     "dw_out[o, c, i, j] += dy[n, o, y, x] * xpad[n, c, yi, xj]",
-     "dw_out[o, c, i, j] = dy[n, o, y, x] * xpad[n, c, yi, xj]", "conv2d_backward_weight"),
+     *_edit(_DW, ("total += dy", "total = dy"), ("dw_out[o, c, i, j] +=", "dw_out[o, c, i, j] =")),
+     "conv2d_backward_weight"),
     ("dw ignores the stride", "conv.py",
-     f"yi = y * sh + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x * sw + j * dil_w\n"
-     f"{_IN}dw_out[o, c, i, j] +=",
-     f"yi = y + i * dil_h  # input pixel under tap (i, j)\n{_IN}xj = x + j * dil_w\n"
-     f"{_IN}dw_out[o, c, i, j] +=", "conv2d_backward_weight"),
+     *_edit(_DW, ("y * sh + i * dil_h", "y + i * dil_h"), ("x * sw + j * dil_w", "x + j * dil_w")),
+     "conv2d_backward_weight"),
     ("dw correlates with the kernel-flipped input window", "conv.py",
-     "dw_out[o, c, i, j] += dy[n, o, y, x] * xpad[n, c, yi, xj]",
-     "dw_out[o, c, KH - 1 - i, KW - 1 - j] += dy[n, o, y, x] * xpad[n, c, yi, xj]",
+     *_edit(_DW, ("dw_out[o, c, i, j] += total", "dw_out[o, c, KH - 1 - i, KW - 1 - j] += total")),
      "conv2d_backward_weight"),
     # --- conv2d_backward_bias ---
     ("db summed over the wrong axes (channels instead of the batch)", "conv.py",
