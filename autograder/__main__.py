@@ -5,7 +5,6 @@ import sys
 
 from tqdm import tqdm
 
-from . import build as course_build
 from .chapters import CHAPTERS
 from .engine import grade
 
@@ -44,6 +43,8 @@ def main(argv=None):
         if len(names) > 1:
             print(f"course total: {total:g} / {top:g} points ({100 * total / max(top, 1):.0f} %)")
         return 0
+    from . import build as course_build  # needs jupytext/nbgrader: instructors only
+
     if args.command == "build":
         if args.check:
             problems = course_build.check()

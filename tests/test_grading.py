@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade
+from autograder import check, grade
 from autograder.build import build_package, instructor_notebook
 from autograder.chapters import CHAPTERS
 from autograder.engine import SUITES
@@ -38,19 +38,21 @@ def reference_copy(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def reference_reports(reference_copy):
-    return {}
+def reference_report(reference_copy):
+    """grade(chapter) of the finished reference copy, computed once per chapter."""
+    reports = {}
 
+    def report(chapter):
+        if chapter not in reports:
+            reports[chapter] = grade(chapter, package=reference_copy)
+        return reports[chapter]
 
-def reference_report(reports, package, chapter):
-    if chapter not in reports:
-        reports[chapter] = grade(chapter, package=package)
-    return reports[chapter]
+    return report
 
 
 @pytest.mark.parametrize("chapter", GRADED)
-def test_reference_scores_full_marks(chapter, reference_copy, reference_reports):
-    report = reference_report(reference_reports, reference_copy, chapter)
+def test_reference_scores_full_marks(chapter, reference_report):
+    report = reference_report(chapter)
     assert report.max_points() > 0 and not report.problem, report.table()
     assert report.points() == report.max_points(), report.table()
 
@@ -64,10 +66,9 @@ def test_student_edition_scores_zero_without_crashing(chapter):
 
 
 @pytest.mark.parametrize("chapter", GRADED)
-def test_every_exercise_has_public_checks_and_a_graded_cell(chapter, reference_copy,
-                                                            reference_reports):
+def test_every_exercise_has_public_checks_and_a_graded_cell(chapter, reference_report):
     """Notebook points equal suite points, so the notebook grade equals the command's grade."""
-    report = reference_report(reference_reports, reference_copy, chapter)
+    report = reference_report(chapter)
     graded_cells = {
         cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
         for cell in instructor_notebook(chapter).cells
@@ -119,3 +120,23 @@ def test_grader_refuses_to_grade_another_copy(reference_copy, tmp_path):
     outcomes = [r for r in results if r["event"] == "result"]
     assert outcomes and not any(r["passed"] for r in outcomes)
     assert all("grading would import cnnlab from" in r["message"] for r in outcomes)
+
+
+def test_notebook_check_returns_the_points_and_prints_feedback(reference_copy, capsys):
+    """What a graded cell runs: the return value is nbgrader's partial credit for the cell."""
+    assert check(GRADED[0], "correlate2d", hidden=True, package=reference_copy) == 6.0
+    assert check(GRADED[0], "correlate2d", package=REPO / "src" / "cnnlab") == 0.0
+    out = capsys.readouterr()
+    assert out.err == ""  # nbgrader scores a cell with stderr output as 0
+    assert "correlate2d: all tests, 6 of 6 points" in out.out
+    assert "✘ [correlate2d] the 6x6 image with the vertical-edge filter" in out.out
+    assert "NotImplementedError: correlate2d is yours to write" in out.out
+
+
+def test_grade_command_prints_the_score_table(reference_copy):
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "ch01", "--package", str(reference_copy)],
+        capture_output=True, text=True, check=True,
+    )
+    assert "correlate2d          6/6     6.0 / 6.0" in done.stdout
+    assert "total                       13.0 / 13.0  (100 %)" in done.stdout
