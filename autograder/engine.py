@@ -207,8 +207,12 @@ def check(chapter, exercise, hidden=False, package=None):
     scores a cell that writes to stderr as 0.
     """
     report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden)
-    kind = "all tests" if hidden else "public checks"
-    print(f"{exercise}: {kind}, {report.points():g} of {report.max_points():g} points")
+    if hidden:
+        print(f"{exercise}: all tests, {report.points():g} of {report.max_points():g} points")
+    else:
+        print(f"{exercise}: public checks, {report.points():g} of {report.max_points():g} points "
+              f"(hidden tests add more when this is graded; the whole suite: "
+              f"python -m autograder grade {report.chapter.split('_')[0]})")
     print(report.feedback())
     if report.problem:
         print(f"problem: {report.problem}")
