@@ -22,7 +22,7 @@ from autograder import build
 from autograder.chapters import CHAPTERS
 from autograder.reference import REPO
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader_roundtrip")]
+pytestmark = pytest.mark.slow
 
 # chapter -> (the package functions cy gets right, the points cy must get for them)
 PARTIAL = {
@@ -65,7 +65,10 @@ def max_points(chapter):
     return sum(g["points"] for g in graded)
 
 
-@pytest.fixture(scope="module", params=[ch.name for ch in CHAPTERS])
+# One xdist group a chapter: each chapter's round trip runs once, on one worker.
+@pytest.fixture(scope="module", params=[
+    pytest.param(ch.name, marks=pytest.mark.xdist_group(f"nbgrader-{ch.name}")) for ch in CHAPTERS
+])
 def roundtrip(request, tmp_path_factory):
     chapter = request.param
     index = [ch.name for ch in CHAPTERS].index(chapter)
