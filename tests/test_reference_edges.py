@@ -31,6 +31,8 @@ def test_matches_scipy_on_random_cases(ref, name):
             if expected is ValueError:  # SciPy refuses: neither input contains the other
                 with pytest.raises(ValueError, match="at least as large"):
                     ours(image, kernel, mode)
+                with pytest.raises(ValueError, match="at least as large"):
+                    ref.edges.output_shape(image.shape, kernel.shape, mode)
                 continue
             got = ours(image, kernel, mode)
             shape = ref.edges.output_shape(image.shape, kernel.shape, mode)

@@ -36,6 +36,11 @@ def output_shape(image_shape, kernel_shape, mode):
         return h, w
     if mode == "full":
         return h + kh - 1, w + kw - 1
+    if (h - kh) * (w - kw) < 0:  # neither contains the other, as correlate2d refuses too
+        raise ValueError(
+            f"mode='valid' needs one input at least as large as the other in every dimension, "
+            f"got image {tuple(image_shape)} and kernel {tuple(kernel_shape)}"
+        )
     return abs(h - kh) + 1, abs(w - kw) + 1
 
 
@@ -49,12 +54,7 @@ def _validate_pair(image, kernel, mode):
     kernel = as_float_array(kernel, "kernel", 2)
     check_choice(mode, "mode", MODES)
     dtype = common_dtype(image, kernel)
-    if mode == "valid" and image.shape != kernel.shape:
-        if not (_larger(image, kernel) or _larger(kernel, image)):
-            raise ValueError(
-                f"mode='valid' needs one input at least as large as the other in every "
-                f"dimension, got image {image.shape} and kernel {kernel.shape}"
-            )
+    output_shape(image.shape, kernel.shape, mode)  # raises if neither contains the other
     return image.astype(dtype, copy=False), kernel.astype(dtype, copy=False)
 
 
