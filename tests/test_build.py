@@ -87,3 +87,21 @@ def test_assignment_copies_keep_earlier_chapters_as_reference(tmp_path):
                 module, function = name.split(".")
                 stub = build.STUB.format(function=function, module=module)
                 assert (stub in (package / f"{module}.py").read_text()) == (later >= index), name
+
+
+def test_wheel_ships_engine_suites_and_the_student_package_only(tmp_path):
+    """What a hub image gets from `pip install .`: no solutions, but everything to run checks."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q",
+                    "-w", str(tmp_path)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("cnnlab-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for ch in CHAPTERS:
+        assert f"autograder/suites/test_{ch.name}.py" in names
+    assert {"autograder/suites/pytest.ini", "autograder/plugin.py", "cnnlab/edges.py"} <= names
+    assert not any(name.startswith("solutions/") for name in names)
+    text = zipfile.ZipFile(wheel).read("cnnlab/edges.py").decode()
+    assert "YOUR CODE HERE" in text and "BEGIN SOLUTION" not in text
