@@ -47,31 +47,12 @@ from skimage import data
 
 from autograder import check
 from cnnlab import edges
+from cnnlab.plots import show_grids
 
 # %% [markdown]
-# A small helper draws arrays as heatmaps with every number written in its cell. Images are
-# gray (dark is small, bright is large); filters and responses use red for positive, blue for
-# negative and white for zero.
-
-# %%
-def show_grids(arrays, titles, cmaps=None, figsize=None, fontsize=9):
-    """Draw small 2-D arrays side by side as annotated heatmaps; return the axes."""
-    cmaps = cmaps or ["coolwarm"] * len(arrays)
-    _, axes = plt.subplots(1, len(arrays), figsize=figsize or (2.5 * len(arrays), 2.7))
-    for ax, a, title, cmap in zip(np.atleast_1d(axes), arrays, titles, cmaps, strict=True):
-        a = np.asarray(a, dtype=float)
-        top = max(np.abs(a).max(), 1e-9)
-        vmin, vmax = (min(a.min(), 0), top) if cmap == "gray" else (-top, top)
-        im = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
-        for (i, j), value in np.ndenumerate(a):
-            r, g, b, _ = im.cmap(im.norm(value))
-            color = "black" if 0.3 * r + 0.6 * g + 0.1 * b > 0.5 else "white"
-            ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=fontsize, color=color)
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return np.atleast_1d(axes)
-
+# `show_grids` (from `cnnlab.plots`) draws small arrays as heatmaps with every number written in
+# its cell. Images are gray (dark is small, bright is large); filters and responses use red for
+# positive, blue for negative and white for zero.
 
 # %% [markdown]
 # ## 1. Why not a fully connected layer?

@@ -52,31 +52,16 @@ from tqdm.auto import tqdm
 
 from autograder import check
 from cnnlab import arithmetic, conv
+from cnnlab.plots import heatmap
 
 # %% [markdown]
-# Two drawing helpers. `heatmap` writes every number of a small array into its cell (blue scale
-# for non-negative arrays, red/blue for signed ones). The convolution pictures use the colours of
-# the well-known convolution-arithmetic figures: the input in **blue**, zero padding as **dashed
-# white** cells, the kernel's taps **dark blue**, the output in **green**.
+# Drawing helpers. `heatmap` (from `cnnlab.plots`) writes every number of a small array into its
+# cell (blue scale for non-negative arrays, red/blue for signed ones). The convolution pictures
+# use the colours of the well-known convolution-arithmetic figures: the input in **blue**, zero
+# padding as **dashed white** cells, the kernel's taps **dark blue**, the output in **green**.
 
 # %%
 INPUT, PAD, TAP, OUTPUT, CURRENT = "#9ecae1", "white", "#08519c", "#c7e9c0", "#238b45"
-
-
-def heatmap(ax, a, title="", fontsize=9, cmap="Blues"):
-    """Draw a small 2-D array with its numbers written in the cells (cell (i, j) is centred at
-    x = j, y = i)."""
-    a = np.asarray(a, dtype=float)
-    top = max(np.abs(a).max(), 1e-9)
-    signed = a.min() < 0
-    im = ax.imshow(a, cmap="coolwarm" if signed else cmap, vmin=-top if signed else 0, vmax=top)
-    for (i, j), value in np.ndenumerate(a):
-        r, g, b, _ = im.cmap(im.norm(value))
-        color = "black" if 0.3 * r + 0.6 * g + 0.1 * b > 0.5 else "white"
-        ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=fontsize, color=color)
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def draw_cells(ax, rows, cols, left=0.0, top=0.0, color=INPUT, dashed=False):

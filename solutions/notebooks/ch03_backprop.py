@@ -53,37 +53,13 @@ from tqdm.auto import tqdm
 
 from autograder import check
 from cnnlab import conv, edges, gradcheck, pooling
+from cnnlab.plots import heatmap, show_grids
 
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# The helper of chapter 1 draws small arrays as heatmaps with every number in its cell: red for
-# positive, blue for negative, white for zero (gray for images).
-
-# %%
-def heatmap(ax, a, title, cmap="coolwarm", fontsize=9):
-    """Draw the 2-D array `a` on `ax` as a heatmap with its numbers written in the cells."""
-    a = np.asarray(a, dtype=float)
-    top = max(np.abs(a).max(), 1e-9)
-    vmin, vmax = (min(a.min(), 0), top) if cmap == "gray" else (-top, top)
-    im = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
-    for (i, j), value in np.ndenumerate(a):
-        r, g, b, _ = im.cmap(im.norm(value))
-        color = "black" if 0.3 * r + 0.6 * g + 0.1 * b > 0.5 else "white"
-        ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=fontsize, color=color)
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def show_grids(arrays, titles, cmaps=None, figsize=None, fontsize=9):
-    """Draw small 2-D arrays side by side as annotated heatmaps; return the axes."""
-    cmaps = cmaps or ["coolwarm"] * len(arrays)
-    _, axes = plt.subplots(1, len(arrays), figsize=figsize or (2.5 * len(arrays), 2.7))
-    for ax, a, title, cmap in zip(np.atleast_1d(axes), arrays, titles, cmaps, strict=True):
-        heatmap(ax, a, title, cmap, fontsize)
-    return np.atleast_1d(axes)
-
+# Chapter 1's `heatmap` and `show_grids` (from `cnnlab.plots`) draw small arrays with every number
+# in its cell: red for positive, blue for negative, white for zero (gray for images).
 
 # %% [markdown]
 # ## 1. The backward pass of a convolution, by hand

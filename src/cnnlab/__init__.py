@@ -8,11 +8,12 @@ Modules are named after the chapters' ideas:
 - `cnnlab.conv`        chapters 2-3, multi-channel convolution forward/backward, im2col
 - `cnnlab.pooling`     chapter 3, max/average pooling forward/backward
 - `cnnlab.gradcheck`   chapter 3, numerical gradient checking
+- `cnnlab.plots`       annotated heatmaps of small arrays, for the notebooks
 """
 
 import importlib
 
-__all__ = ["arithmetic", "conv", "edges", "gradcheck", "pooling"]
+__all__ = ["arithmetic", "conv", "edges", "gradcheck", "plots", "pooling"]
 
 
 def __getattr__(name):
