@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chapters import chapter as find_chapter
-from .reference import REPO
+from .reference import REPO, reference_location
 
 SUITES = Path(__file__).resolve().parent / "suites"
 
@@ -130,7 +130,7 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         raise FileNotFoundError(f"{package} is not a package folder (no __init__.py)")
     report = Report(ch.name, package)
     with tempfile.TemporaryDirectory() as tmp:
-        if package == (REPO / "solutions" / "cnnlab").resolve():
+        if package == reference_location().resolve():
             # Grading the reference itself: grade a copy. Numba's on-disk cache does not record
             # the module name a file was imported under, so one folder imported both as
             # `cnnlab` and as `cnnlab_reference` would load compiled code of the other name.

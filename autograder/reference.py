@@ -15,9 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE_NAME = "cnnlab_reference"
 
 
+def reference_location():
+    """Where the reference package should be: CNNLAB_REFERENCE, else solutions/cnnlab."""
+    return Path(os.environ.get("CNNLAB_REFERENCE", REPO / "solutions" / "cnnlab"))
+
+
 def reference_dir():
     """The folder of the reference package; a clear error when this machine does not have it."""
-    path = Path(os.environ.get("CNNLAB_REFERENCE", REPO / "solutions" / "cnnlab"))
+    path = reference_location()
     if not (path / "__init__.py").is_file():
         raise FileNotFoundError(
             f"the reference package is not at {path}: hidden tests need the instructor's "
