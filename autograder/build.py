@@ -27,6 +27,7 @@ import jupytext
 import nbformat
 
 from .chapters import CHAPTERS
+from .processes import tool_env
 from .reference import REPO
 
 SOLUTIONS = REPO / "solutions"
@@ -162,7 +163,7 @@ def generate_assignment(course_root, chapter_name):
     subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", chapter_name,
          "--force", "--log-level=WARN"],
-        cwd=course_root, check=True,
+        cwd=course_root, check=True, env=tool_env(),
     )
     return Path(course_root) / "release" / chapter_name
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chapters import chapter as find_chapter
+from .processes import tool_env
 from .reference import REPO, reference_location
 
 SUITES = Path(__file__).resolve().parent / "suites"
@@ -145,9 +146,9 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         ]
         command += [f"--exercise={e}" for e in exercises]
         command += ["--public-only"] if public_only else []
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package.parent), str(REPO)]),
-                   # Only our plugin: auto-loading every installed plugin doubles start-up time.
-                   PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+        env = tool_env(PYTHONPATH=os.pathsep.join([str(package.parent), str(REPO)]),
+                       # Only our plugin: auto-loading every installed plugin doubles start-up.
+                       PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         env.pop("PYTHONSTARTUP", None)
         start = time.perf_counter()
         process = subprocess.Popen(

@@ -8,12 +8,16 @@ Each setting answers a measured fact about nbgrader 0.9.6:
 - any stderr output in a graded cell scores 0: the grading engine prints only to stdout, and
   IgnorePattern drops the warnings Numba or Python may print while the kernel runs;
 - the default 30 s cell timeout is too short for a cold Numba compile plus a test suite;
-- the grading kernel comes from the notebook's kernelspec, which the build sets to `python3`.
+- the grading kernel comes from the notebook's kernelspec, which the build sets to `python3`;
+- nbgrader runs its `alembic` script from PATH: `.venv/bin/nbgrader ...` without activating the
+  venv would not find it, so the config puts nbgrader's own scripts folder first on PATH.
 """
 
+import os
 from pathlib import Path
 
 from .chapters import CHAPTERS
+from .processes import with_scripts_first
 from .reference import REPO
 
 
@@ -23,6 +27,7 @@ def package_files():
 
 
 def configure(c, course_root=None):
+    os.environ["PATH"] = with_scripts_first(os.environ.get("PATH"))
     c.CourseDirectory.course_id = "cnnlab"
     if course_root is not None:
         c.CourseDirectory.root = str(Path(course_root))

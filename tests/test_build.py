@@ -4,6 +4,7 @@ import pytest
 
 from autograder import build
 from autograder.chapters import CHAPTERS
+from autograder.processes import tool_env
 from autograder.reference import REPO
 
 SAMPLE = '''
@@ -96,7 +97,8 @@ def test_wheel_ships_engine_suites_and_the_student_package_only(tmp_path):
     import zipfile
 
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q",
-                    "-w", str(tmp_path)], check=True, capture_output=True)
+                    "-w", str(tmp_path)], check=True, capture_output=True,
+                   env=tool_env())
     (wheel,) = tmp_path.glob("cnnlab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for ch in CHAPTERS:

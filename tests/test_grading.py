@@ -13,6 +13,7 @@ from autograder import check, grade
 from autograder.build import build_package, instructor_notebook
 from autograder.chapters import CHAPTERS
 from autograder.engine import SUITES
+from autograder.processes import tool_env
 from autograder.reference import REPO
 
 GRADED = [ch.name for ch in CHAPTERS if (SUITES / f"test_{ch.name}.py").exists()]
@@ -114,7 +115,7 @@ def test_grader_refuses_to_grade_another_copy(reference_copy, tmp_path):
         [sys.executable, "-m", "pytest", str(SUITES / f"test_{GRADED[0]}.py"),
          "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES), "-q",
          "--package", str(reference_copy), "--grade-report", str(log)],
-        cwd=decoy, capture_output=True, text=True,
+        cwd=decoy, capture_output=True, text=True, env=tool_env(),
     )
     results = [json.loads(line) for line in log.read_text().splitlines()]
     outcomes = [r for r in results if r["event"] == "result"]
@@ -136,7 +137,7 @@ def test_notebook_check_returns_the_points_and_prints_feedback(reference_copy, c
 def test_grade_command_prints_the_score_table(reference_copy):
     done = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", "ch01", "--package", str(reference_copy)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=tool_env(),
     )
     assert "correlate2d          6/6     6.0 / 6.0" in done.stdout
     assert "total                       13.0 / 13.0  (100 %)" in done.stdout

@@ -20,6 +20,7 @@ import pytest
 
 from autograder import build
 from autograder.chapters import CHAPTERS
+from autograder.processes import tool_env
 from autograder.reference import REPO
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ TAMPERED_CELL = "check_correlate2d"
 def nbgrader(*args, cwd, exchange):
     command = [sys.executable, "-m", "nbgrader", *args, f"--Exchange.root={exchange}",
                "--log-level=WARN"]
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=tool_env())
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
