@@ -3,10 +3,15 @@
 import argparse
 import sys
 
-from tqdm import tqdm
+try:
+    from tqdm import tqdm
 
-from .chapters import CHAPTERS
-from .engine import grade
+    from .chapters import CHAPTERS
+    from .engine import grade
+    from .nbgrader_settings import DEFAULT_EXCHANGE
+except ModuleNotFoundError as missing:  # e.g. `python3 -m autograder` outside the course's venv
+    sys.exit(f"python -m autograder: this Python lacks the course's packages ({missing.name}): "
+             "run .venv/bin/python -m autograder, or `source .venv/bin/activate` first")
 
 
 def main(argv=None):
@@ -24,6 +29,9 @@ def main(argv=None):
 
     p = commands.add_parser("nbgrader-course", help="write an nbgrader course directory")
     p.add_argument("folder", help="where to write it (source/<chapter>/ and nbgrader_config.py)")
+    p.add_argument("--exchange", default=DEFAULT_EXCHANGE,
+                   help=f"nbgrader's exchange folder, shared with the students "
+                        f"(default: nbgrader's own, {DEFAULT_EXCHANGE})")
 
     args = parser.parse_args(argv)
     if args.command == "grade":
@@ -53,9 +61,9 @@ def main(argv=None):
         course_build.build()
         print("rebuilt src/cnnlab and course/ from solutions/")
         return 0
-    root = course_build.write_nbgrader_course(args.folder)
-    print(f"nbgrader course written to {root}; run nbgrader there, e.g.\n"
-          f"  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
+    root = course_build.write_nbgrader_course(args.folder, exchange=args.exchange)
+    print(f"nbgrader course written to {root} (exchange: {args.exchange}); run nbgrader there, "
+          f"e.g.\n  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
     return 0
 
 
