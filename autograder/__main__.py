@@ -7,6 +7,7 @@ try:
     from tqdm import tqdm
 
     from .chapters import CHAPTERS
+    from .chapters import chapter as find_chapter
     from .engine import grade
     from .nbgrader_settings import DEFAULT_EXCHANGE
 except ModuleNotFoundError as missing:  # e.g. `python3 -m autograder` outside the course's venv
@@ -19,7 +20,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("grade", help="print the score table of a chapter (or all)")
-    p.add_argument("chapters", nargs="*", help="e.g. ch01 (default: every chapter)")
+    p.add_argument("chapters", nargs="*",
+                   help="e.g. 1, ch01 or ch01_edges (default: every chapter)")
     p.add_argument("--package", help="folder of the cnnlab to grade (default: the installed one)")
     p.add_argument("--public", action="store_true", help="only the public checks")
 
@@ -35,7 +37,12 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     if args.command == "grade":
-        names = args.chapters or [ch.name for ch in CHAPTERS]
+        try:  # every name checked before the first progress bar starts
+            names = [find_chapter(name).name for name in args.chapters] or [
+                ch.name for ch in CHAPTERS]
+        except ValueError as error:
+            print(f"python -m autograder grade: {error}", file=sys.stderr)
+            return 2
         total = top = 0.0
         for name in names:
             with tqdm(desc=name, unit="test", file=sys.stdout, leave=False) as bar:
