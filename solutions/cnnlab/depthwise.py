@@ -155,24 +155,39 @@ def _depthwise_forward_kernel(xpad, w, b, sh, sw, dil_h, dil_w, out):
     M = K // C  # channel multiplier
     ### BEGIN SOLUTION
     # One (image, input channel) pair per iteration: they are independent, so prange may run
-    # them on different threads. The innermost loop walks along a row of the output; `taps` is
-    # the row of the input under tap (i, j), a view starting at its first column.
+    # them on different threads, each writing its own output planes.
+    Hp, Wp = xpad.shape[2], xpad.shape[3]
+    span = (OH - 1) * Wp + OW  # stride 1: output (y, x) sits at y * Wp + x of the flat plane
     for nc in prange(N * C):
         n, c = nc // C, nc % C
         for m in range(M):
             k = c * M + m  # the M outputs of input channel c are adjacent (PyTorch's order)
-            out[n, k] = b[k]
-            for i in range(KH):
-                for j in range(KW):
-                    weight = w[k, 0, i, j]
-                    for y in range(OH):
-                        taps = xpad[n, c, y * sh + i * dil_h, j * dil_w :]
-                        if sw == 1:  # the same sum; this loop reads memory in order (fast)
+            if sh == 1 and sw == 1:
+                # The fast path for stride 1, the same sums. In the flattened padded plane, tap
+                # (i, j) of output (y, x) is at (y * Wp + x) + (i * dil_h * Wp + j * dil_w): one
+                # shift for the whole plane, so each tap is one long loop that reads memory in
+                # order. The Wp - OW positions between two output rows are computed, then dropped.
+                plane = xpad[n, c].reshape(Hp * Wp)
+                acc = np.full(span, b[k])
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[k, 0, i, j]
+                        taps = plane[i * dil_h * Wp + j * dil_w :]
+                        for p in range(span):
+                            acc[p] += weight * taps[p]
+                for y in range(OH):
+                    for x in range(OW):
+                        out[n, k, y, x] = acc[y * Wp + x]
+            else:
+                out[n, k] = b[k]
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[k, 0, i, j]
+                        for y in range(OH):
                             for x in range(OW):
-                                out[n, k, y, x] += weight * taps[x]
-                        else:
-                            for x in range(OW):
-                                out[n, k, y, x] += weight * taps[x * sw]
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                out[n, k, y, x] += weight * xpad[n, c, yi, xj]
     ### END SOLUTION
 
 
@@ -233,21 +248,35 @@ def _depthwise_backward_input_kernel(dy, w, sh, sw, dil_h, dil_w, dxpad):
     C, KH, KW = dxpad.shape[1], w.shape[2], w.shape[3]
     M = K // C
     ### BEGIN SOLUTION
+    Hp, Wp = dxpad.shape[2], dxpad.shape[3]
+    span = (OH - 1) * Wp + OW  # stride 1: output (y, x) sits at y * Wp + x of the flat plane
     for nc in prange(N * C):  # each pair (n, c) owns dxpad[n, c]: no two threads write it
         n, c = nc // C, nc % C
         for m in range(M):
             k = c * M + m
-            for i in range(KH):
-                for j in range(KW):
-                    weight = w[k, 0, i, j]
-                    for y in range(OH):
-                        taps = dxpad[n, c, y * sh + i * dil_h, j * dil_w :]  # a view: += writes
-                        if sw == 1:
+            if sh == 1 and sw == 1:
+                # The fast path for stride 1 (see the forward kernel): dy laid out like the flat
+                # padded plane, with zeros between its rows, scattered by one shift per tap.
+                grad = np.zeros(span, dxpad.dtype)
+                for y in range(OH):
+                    for x in range(OW):
+                        grad[y * Wp + x] = dy[n, k, y, x]
+                plane = dxpad[n, c].reshape(Hp * Wp)  # a view: += writes into dxpad
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[k, 0, i, j]
+                        taps = plane[i * dil_h * Wp + j * dil_w :]
+                        for p in range(span):
+                            taps[p] += weight * grad[p]
+            else:
+                for i in range(KH):
+                    for j in range(KW):
+                        weight = w[k, 0, i, j]
+                        for y in range(OH):
                             for x in range(OW):
-                                taps[x] += weight * dy[n, k, y, x]
-                        else:
-                            for x in range(OW):
-                                taps[x * sw] += weight * dy[n, k, y, x]
+                                yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                xj = x * sw + j * dil_w
+                                dxpad[n, c, yi, xj] += weight * dy[n, k, y, x]
     ### END SOLUTION
 
 
@@ -268,26 +297,42 @@ def _depthwise_backward_weight_kernel(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     C, KH, KW = xpad.shape[1], dw_out.shape[2], dw_out.shape[3]
     M = K // C
     ### BEGIN SOLUTION
-    # Filter k's gradient sums dy[n, k] times the input window over every image and position.
-    # The products are added into one partial sum per output column (acc, elementwise adds
-    # that the processor does several at a time), then the OW partial sums are added up.
+    Hp, Wp = xpad.shape[2], xpad.shape[3]
+    span = (OH - 1) * Wp + OW  # stride 1: output (y, x) sits at y * Wp + x of the flat plane
     for c in prange(C):  # channel c's filters are its own: no two threads write the same dw
-        acc = np.empty(OW, dw_out.dtype)
         for m in range(M):
             k = c * M + m
-            for i in range(KH):
-                for j in range(KW):
-                    acc[:] = 0
-                    for n in range(N):
-                        for y in range(OH):
-                            taps = xpad[n, c, y * sh + i * dil_h, j * dil_w :]
-                            if sw == 1:
+            if sh == 1 and sw == 1:
+                # The fast path for stride 1 (see the forward kernel). One partial sum per tap
+                # and position of the flat plane, accumulated over the images (elementwise adds,
+                # which the processor does several at a time), added up at the end.
+                acc = np.zeros((KH, KW, span), dw_out.dtype)
+                grad = np.zeros(span, dw_out.dtype)
+                for n in range(N):
+                    for y in range(OH):
+                        for x in range(OW):
+                            grad[y * Wp + x] = dy[n, k, y, x]
+                    plane = xpad[n, c].reshape(Hp * Wp)
+                    for i in range(KH):
+                        for j in range(KW):
+                            partial = acc[i, j]
+                            taps = plane[i * dil_h * Wp + j * dil_w :]
+                            for p in range(span):
+                                partial[p] += grad[p] * taps[p]
+                for i in range(KH):
+                    for j in range(KW):
+                        dw_out[k, 0, i, j] += acc[i, j].sum()
+            else:
+                for n in range(N):
+                    for i in range(KH):
+                        for j in range(KW):
+                            total = dw_out.dtype.type(0)
+                            for y in range(OH):
                                 for x in range(OW):
-                                    acc[x] += dy[n, k, y, x] * taps[x]
-                            else:
-                                for x in range(OW):
-                                    acc[x] += dy[n, k, y, x] * taps[x * sw]
-                    dw_out[k, 0, i, j] += acc.sum()
+                                    yi = y * sh + i * dil_h  # input pixel under tap (i, j)
+                                    xj = x * sw + j * dil_w
+                                    total += dy[n, k, y, x] * xpad[n, c, yi, xj]
+                            dw_out[k, 0, i, j] += total
     ### END SOLUTION
 
 
