@@ -21,24 +21,16 @@ A **depthwise-separable** convolution (Xception, MobileNet) is a depthwise convo
 a pointwise one: the spatial filtering and the channel mixing of a standard convolution, done
 one after the other at a fraction of the cost.
 
-The depthwise kernels are dedicated loops (not the general grouped path of `cnnlab.conv`), run in
-parallel over the (image, channel) pairs with Numba's `prange`: each pair is independent, so every
-thread writes its own part of the output and the result does not depend on the thread count.
+The depthwise kernels are dedicated loops (not the general grouped path of `cnnlab.conv`), one
+(image, channel) plane at a time, with a fast path for stride 1 that runs every kernel tap as one
+long loop over the flattened padded plane.
 """
 
-import warnings
-
 import numpy as np
-from numba import njit, prange
-from numba.core.errors import NumbaPerformanceWarning
+from numba import njit
 
 from ._validate import as_float_array, common_dtype
 from .conv import _check_backward, _check_bias, _check_conv, _pad
-
-# An unwritten kernel (the stub that only raises) has no prange loop to run in parallel; say
-# nothing about that, so the learner sees only the NotImplementedError.
-warnings.filterwarnings("ignore", message=".*no transformation for parallel execution was possible",
-                        category=NumbaPerformanceWarning)
 
 # ----------------------------------------------------------------------------------------------
 # Pointwise (1x1) convolution: one matrix product over the channels at every pixel
@@ -136,7 +128,7 @@ def pointwise_conv2d_backward(dy, x, w):
 # ----------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _depthwise_forward_kernel(xpad, w, b, sh, sw, dil_h, dil_w, out):
     """Fill `out` with the depthwise convolution of the already padded input.
 
@@ -154,11 +146,10 @@ def _depthwise_forward_kernel(xpad, w, b, sh, sw, dil_h, dil_w, out):
     C, KH, KW = xpad.shape[1], w.shape[2], w.shape[3]
     M = K // C  # channel multiplier
     ### BEGIN SOLUTION
-    # One (image, input channel) pair per iteration: they are independent, so prange may run
-    # them on different threads, each writing its own output planes.
+    # One (image, input channel) plane at a time: it gives the M output planes of that channel.
     Hp, Wp = xpad.shape[2], xpad.shape[3]
     span = (OH - 1) * Wp + OW  # stride 1: output (y, x) sits at y * Wp + x of the flat plane
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n, c = nc // C, nc % C
         for m in range(M):
             k = c * M + m  # the M outputs of input channel c are adjacent (PyTorch's order)
@@ -232,7 +223,7 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _depthwise_backward_input_kernel(dy, w, sh, sw, dil_h, dil_w, dxpad):
     """Accumulate dL/dxpad of a depthwise convolution.
 
@@ -250,7 +241,7 @@ def _depthwise_backward_input_kernel(dy, w, sh, sw, dil_h, dil_w, dxpad):
     ### BEGIN SOLUTION
     Hp, Wp = dxpad.shape[2], dxpad.shape[3]
     span = (OH - 1) * Wp + OW  # stride 1: output (y, x) sits at y * Wp + x of the flat plane
-    for nc in prange(N * C):  # each pair (n, c) owns dxpad[n, c]: no two threads write it
+    for nc in range(N * C):  # plane (n, c) of dxpad collects the gradient of its M outputs
         n, c = nc // C, nc % C
         for m in range(M):
             k = c * M + m
@@ -280,7 +271,7 @@ def _depthwise_backward_input_kernel(dy, w, sh, sw, dil_h, dil_w, dxpad):
     ### END SOLUTION
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _depthwise_backward_weight_kernel(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     """Accumulate dL/dw of a depthwise convolution.
 
@@ -299,7 +290,7 @@ def _depthwise_backward_weight_kernel(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     ### BEGIN SOLUTION
     Hp, Wp = xpad.shape[2], xpad.shape[3]
     span = (OH - 1) * Wp + OW  # stride 1: output (y, x) sits at y * Wp + x of the flat plane
-    for c in prange(C):  # channel c's filters are its own: no two threads write the same dw
+    for c in range(C):  # the M filters of channel c met that channel only
         for m in range(M):
             k = c * M + m
             if sh == 1 and sw == 1:
