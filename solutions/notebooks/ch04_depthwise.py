@@ -53,6 +53,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 from skimage import data, transform
+from threadpoolctl import threadpool_limits
 
 from autograder import check
 from cnnlab import arithmetic, conv, depthwise, edges, gradcheck
@@ -527,8 +528,10 @@ for size, c, o, s in [(112, 32, 64, 1), (112, 64, 128, 2), (56, 128, 128, 1), (2
 # 256 channels on a batch of 4 images in float32, with the code you wrote: chapter 2's im2col +
 # GEMM convolution for the standard layer (and its two steps on their own), your depthwise kernel
 # and your 1×1 layer for the separable one (`depthwise.separable_conv2d_forward`, given, is the
-# two in a row). Median of 5 runs after a warm-up; your numbers depend on the machine and on what
-# else runs on it.
+# two in a row). Everything runs on one core: your Numba kernels use one thread, and
+# `threadpool_limits(1)` (from `threadpoolctl`) keeps NumPy's BLAS to one thread as well, so that
+# the comparison is fair and stable. Median of 5 runs after a warm-up; your numbers depend on the
+# machine and on what else runs on it.
 
 # %%
 def median_time(function, repeat=5):
@@ -564,7 +567,8 @@ runs = {  # name: (function, MACs)
         lambda: depthwise.separable_conv2d_forward(x_mb, w_depth, w_point, padding=1),
         depthwise_macs + pointwise_macs),
 }
-seconds = {name: median_time(function) for name, (function, _) in runs.items()}
+with threadpool_limits(1):  # one BLAS thread, like the Numba kernels
+    seconds = {name: median_time(function) for name, (function, _) in runs.items()}
 for name, (_, count) in runs.items():
     rate = f"{count / seconds[name] / 1e9:6.1f} GMAC/s" if count else ""
     print(f"{name:22} {1e3 * seconds[name]:8.2f} ms  {count / 1e6:8.1f} M MACs  {rate}")
