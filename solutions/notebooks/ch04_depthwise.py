@@ -133,8 +133,8 @@ print(by_pixel[0], "\nall three agree:", np.allclose(by_pixel, as_product),
 # %% [markdown]
 # The picture: the channel vector of pixel (1, 1), the matrix, and the output vector; then the
 # same layer on a real photograph. Each output channel is a weighted sum of the red, green and
-# blue planes, pixel by pixel: the grey image, and red minus blue (the red jacket and flag
-# light up, the blue sky turns dark).
+# blue planes, pixel by pixel: the grey image, and red minus blue (the orange suit comes out
+# positive, red; the blue of the flag and of the mission patch negative, blue).
 
 # %%
 _, axes = plt.subplots(1, 3, figsize=(6.5, 2.3), gridspec_kw={"width_ratios": [1, 3, 1]})
@@ -152,7 +152,7 @@ axes[0].imshow(photo)
 axes[0].set_title("input: 3 channels (RGB)", fontsize=9)
 axes[1].imshow(mixed[0, 0], cmap="gray")
 axes[1].set_title("output 0: (r + g + b) / 3", fontsize=9)
-axes[2].imshow(mixed[0, 1], cmap="coolwarm", vmin=-1, vmax=1)
+axes[2].imshow(mixed[0, 1], cmap="coolwarm", vmin=-0.6, vmax=0.6)
 axes[2].set_title("output 1: r − b", fontsize=9)
 for ax in axes:
     ax.axis("off")
