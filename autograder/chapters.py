@@ -57,6 +57,22 @@ CHAPTERS = (
             "pooling.global_avgpool2d_backward",
         ),
     ),
+    Chapter(
+        "ch04_depthwise",
+        "1×1, depthwise, depthwise-separable and grouped convolutions",
+        (
+            "depthwise.pointwise_conv2d_forward",
+            "depthwise.pointwise_conv2d_backward",
+            "depthwise._depthwise_forward_kernel",
+            "depthwise._depthwise_backward_input_kernel",
+            "depthwise._depthwise_backward_weight_kernel",
+            "conv._conv2d_forward_grouped",
+            "conv._conv2d_backward_input_grouped",
+            "conv._conv2d_backward_weight_grouped",
+            "arithmetic.separable_conv_params",
+            "arithmetic.separable_conv_macs",
+        ),
+    ),
 )
 
 

@@ -13,9 +13,16 @@ Every public function computes exactly what its PyTorch counterpart does:
 | `conv2d_backward_bias`   | the bias gradient autograd gives, `dy.sum((0, 2, 3))` |
 | `conv2d_backward`        | the three gradients autograd gives for `conv2d`       |
 
+The grouped paths (`groups` > 1, chapter 4) run chapters 2-3's kernels once per group.
+
 Like PyTorch (and cs231n), "convolution" here is cross-correlation: the kernel is not flipped.
 Shapes: N images, C input channels, O output channels (filters), H x W input, KH x KW kernel,
 OH x OW output. `stride`, `padding` and `dilation` are an int or an (h, w) pair.
+
+`groups` (chapter 4) splits the channels as PyTorch's `groups` does: the C inputs and the O
+outputs are cut into `groups` equal consecutive blocks, output block g sees input block g only,
+and the filters have shape (O, C // groups, KH, KW). groups=1 is the ordinary convolution,
+groups=C the depthwise one.
 
 The public functions are Python wrappers that validate, pad with zeros, allocate the output and
 call a Numba kernel; the kernels are plain loops that read like the math.
@@ -55,20 +62,46 @@ def _output_hw(input_hw, kernel_hw, stride, padding, dilation, what):
     return tuple(out)
 
 
-def _check_conv(x, w, stride, padding, dilation):
+def _check_groups(groups, x_shape, w_shape):
+    """`groups` as an int; ValueError naming C, O and groups unless the shapes fit together.
+
+    x_shape is (N, C, H, W) and w_shape (O, C // groups, KH, KW): groups must divide C and O.
+    """
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    groups = int(groups)
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got groups={groups}")
+    c, o = x_shape[1], w_shape[0]
+    if c % groups or o % groups:
+        raise ValueError(
+            f"groups={groups} must divide both the input channels C={c} (x of shape "
+            f"{tuple(x_shape)}) and the output channels O={o} (w of shape {tuple(w_shape)})"
+        )
+    if w_shape[1] * groups != c:
+        if groups == 1:
+            raise ValueError(
+                f"channel mismatch: w of shape {tuple(w_shape)} expects {w_shape[1]} input "
+                f"channels, but x of shape {tuple(x_shape)} has C={c}"
+            )
+        raise ValueError(
+            f"channel mismatch: with groups={groups} each filter sees C // groups = "
+            f"{c // groups} of the C={c} input channels (x of shape {tuple(x_shape)}), so w "
+            f"must have shape (O, {c // groups}, KH, KW); got {tuple(w_shape)}"
+        )
+    return groups
+
+
+def _check_conv(x, w, stride, padding, dilation, groups=1):
     """Validate the arguments shared by the convolution functions.
 
     Returns (x, w, stride, padding, dilation, (OH, OW)) with x, w float arrays and the three
-    hyper-parameters as (h, w) pairs.
+    hyper-parameters as (h, w) pairs. w has shape (O, C // groups, KH, KW).
     """
     x = as_float_array(x, "x", 4)
     w = as_float_array(w, "w", 4)
     stride, padding, dilation = _hyper(stride, padding, dilation)
-    if w.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"channel mismatch: w of shape {w.shape} expects {w.shape[1]} input channels, "
-            f"but x of shape {x.shape} has {x.shape[1]}"
-        )
+    _check_groups(groups, x.shape, w.shape)
     out_hw = _output_hw(
         x.shape[2:], w.shape[2:], stride, padding, dilation, what=f"x of shape {x.shape}"
     )
@@ -119,31 +152,59 @@ def _conv2d_forward_loops(xpad, w, b, sh, sw, dil_h, dil_w, out):
     raise NotImplementedError("_conv2d_forward_loops is yours to write: cnnlab/conv.py")
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+def _conv2d_forward_grouped(xpad, w, b, groups, stride, dilation, out):
+    """Fill `out` with a grouped convolution: `groups` independent convolutions side by side.
+
+    Inputs:
+    - xpad: array (N, C, Hp, Wp), the zero-padded input.
+    - w: array (O, C // groups, KH, KW), the filters; filters g * O/groups ... (g+1) * O/groups - 1
+      form group g.
+    - b: array (O,), the biases (zeros when the layer has none).
+    - groups: int >= 1 dividing C and O.
+    - stride, dilation: (h, w) int pairs.
+    - out: array (N, O, OH, OW) to fill. Group g's output channels
+      g * O/groups ... (g+1) * O/groups - 1 are the convolution (chapter 2's
+      `_conv2d_forward_loops`) of input channels g * C/groups ... (g+1) * C/groups - 1 with the
+      filters of group g; they see no other input channel.
+    """
+    cg, og = xpad.shape[1] // groups, w.shape[0] // groups  # channels per group: in, out
+    # YOUR CODE HERE
+    raise NotImplementedError("_conv2d_forward_grouped is yours to write: cnnlab/conv.py")
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Forward pass of a convolutional layer, like `torch.nn.functional.conv2d`.
 
     Inputs:
     - x: array (N, C, H, W), the input images.
-    - w: array (O, C, KH, KW), the filters.
+    - w: array (O, C // groups, KH, KW), the filters.
     - b: array (O,) of biases, or None for no bias.
     - stride: int or (sh, sw) >= 1, step between two kernel positions.
     - padding: int or (ph, pw) >= 0, zeros added on both sides of each spatial axis.
     - dilation: int or (dh, dw) >= 1, spacing between kernel taps.
+    - groups: int >= 1 dividing C and O; output channel o sees only the C // groups input
+      channels of its group g = o // (O // groups).
 
     Returns out, an array (N, O, OH, OW) with
-        OH = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1  (same for OW), and
+        OH = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1  (same for OW), and (for groups=1)
         out[n, o, y, x] = b[o] + sum over c, i, j of
                           w[o, c, i, j] * xpad[n, c, y * sh + i * dh, x * sw + j * dw]
-    where xpad is x zero-padded. float32 inputs give float32, anything else float64.
+    where xpad is x zero-padded; with groups, c runs over group g's channels only:
+    xpad[n, g * C // groups + c, ...] for c < C // groups. float32 inputs give float32, anything
+    else float64.
     """
-    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation)
+    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation,
+                                                            groups)
     b = _check_bias(b, w)
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     b = np.zeros(w.shape[0], dtype) if b is None else b.astype(dtype, copy=False)
     xpad = _pad(x, padding)
     out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype)
-    _conv2d_forward_loops(xpad, w, b, *stride, *dilation, out)
+    if groups == 1:
+        _conv2d_forward_loops(xpad, w, b, *stride, *dilation, out)
+    else:
+        _conv2d_forward_grouped(xpad, w, b, int(groups), stride, dilation, out)
     return out
 
 
@@ -279,24 +340,21 @@ def _as_shape(shape, name, what):
     return shape
 
 
-def _check_backward(dy, x_shape, w_shape, stride, padding, dilation):
+def _check_backward(dy, x_shape, w_shape, stride, padding, dilation, groups=1):
     """Validate the arguments shared by the backward functions.
 
     Inputs:
     - dy: the upstream gradient, to check against the forward output's shape (N, O, OH, OW).
     - x_shape: tuple (N, C, H, W), the shape of the forward input.
-    - w_shape: tuple (O, C, KH, KW), the shape of the filters.
+    - w_shape: tuple (O, C // groups, KH, KW), the shape of the filters.
     - stride, padding, dilation: int or (h, w) pair.
+    - groups: int >= 1 dividing C and O.
 
     Returns (dy, stride, padding, dilation) with dy a float array and the hyper-parameters as
     (h, w) pairs; raises a ValueError naming the shapes if they do not fit together.
     """
     stride, padding, dilation = _hyper(stride, padding, dilation)
-    if w_shape[1] != x_shape[1]:
-        raise ValueError(
-            f"channel mismatch: w of shape {w_shape} expects {w_shape[1]} input channels, "
-            f"but x of shape {x_shape} has {x_shape[1]}"
-        )
+    _check_groups(groups, x_shape, w_shape)
     oh, ow = _output_hw(
         x_shape[2:], w_shape[2:], stride, padding, dilation, what=f"x of shape {x_shape}"
     )
@@ -329,7 +387,24 @@ def _conv2d_backward_input(dy, w, sh, sw, dil_h, dil_w, dxpad):
     raise NotImplementedError("_conv2d_backward_input is yours to write: cnnlab/conv.py")
 
 
-def conv2d_backward_input(dy, x_shape, w, stride=1, padding=0, dilation=1):
+def _conv2d_backward_input_grouped(dy, w, groups, stride, dilation, dxpad):
+    """Accumulate dL/dxpad of a grouped convolution, one group at a time.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout.
+    - w: array (O, C // groups, KH, KW), the filters.
+    - groups: int >= 1 dividing C and O.
+    - stride, dilation: (h, w) int pairs.
+    - dxpad: array (N, C, Hp, Wp) of zeros, to accumulate dL/dxpad into. Input channels
+      g * C/groups ... (g+1) * C/groups - 1 fed only the outputs of group g, so their gradient
+      is chapter 3's `_conv2d_backward_input` of dy's group-g channels with group g's filters.
+    """
+    cg, og = dxpad.shape[1] // groups, w.shape[0] // groups  # channels per group: in, out
+    # YOUR CODE HERE
+    raise NotImplementedError("_conv2d_backward_input_grouped is yours to write: cnnlab/conv.py")
+
+
+def conv2d_backward_input(dy, x_shape, w, stride=1, padding=0, dilation=1, groups=1):
     """Gradient of a convolution with respect to its input, like `torch.nn.grad.conv2d_input`.
 
     Inputs:
@@ -337,23 +412,27 @@ def conv2d_backward_input(dy, x_shape, w, stride=1, padding=0, dilation=1):
     - x_shape: tuple (N, C, H, W), the shape of the forward input x. The input itself is not
       needed (out is linear in x), but its shape is: with stride > 1, several input sizes give
       the same output size.
-    - w: array (O, C, KH, KW), the filters of the forward pass.
-    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+    - w: array (O, C // groups, KH, KW), the filters of the forward pass.
+    - stride, padding, dilation, groups: as in the forward pass.
 
-    Returns dx, an array (N, C, H, W), dL/dx:
+    Returns dx, an array (N, C, H, W), dL/dx: for groups=1
         dx[n, c, y * sh + i * dh - ph, x * sw + j * dw - pw] += w[o, c, i, j] * dy[n, o, y, x]
-    over every n, o, y, x, c, i, j (gradients landing in the padding are dropped).
+    over every n, o, y, x, c, i, j (gradients landing in the padding are dropped); with groups,
+    each group's input channels receive the gradient of that group's outputs only.
     float32 inputs give float32, anything else float64.
     """
     x_shape = _as_shape(x_shape, "x_shape", "(N, C, H, W)")
     w = as_float_array(w, "w", 4)
     dy, stride, padding, dilation = _check_backward(dy, x_shape, w.shape, stride, padding,
-                                                    dilation)
+                                                    dilation, groups)
     dtype = common_dtype(dy, w)
     dy, w = dy.astype(dtype, copy=False), w.astype(dtype, copy=False)
     (ph, pw), (n, c, h, wd) = padding, x_shape
     dxpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
-    _conv2d_backward_input(dy, w, *stride, *dilation, dxpad)
+    if groups == 1:
+        _conv2d_backward_input(dy, w, *stride, *dilation, dxpad)
+    else:
+        _conv2d_backward_input_grouped(dy, w, int(groups), stride, dilation, dxpad)
     return np.ascontiguousarray(dxpad[:, :, ph : ph + h, pw : pw + wd])
 
 
@@ -375,29 +454,51 @@ def _conv2d_backward_weight(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     raise NotImplementedError("_conv2d_backward_weight is yours to write: cnnlab/conv.py")
 
 
-def conv2d_backward_weight(dy, x, w_shape, stride=1, padding=0, dilation=1):
+def _conv2d_backward_weight_grouped(dy, xpad, groups, stride, dilation, dw_out):
+    """Accumulate dL/dw of a grouped convolution, one group at a time.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout.
+    - xpad: array (N, C, Hp, Wp), the zero-padded input of the forward pass.
+    - groups: int >= 1 dividing C and O.
+    - stride, dilation: (h, w) int pairs.
+    - dw_out: array (O, C // groups, KH, KW) of zeros, to accumulate dL/dw into. The filters of
+      group g only ever met input channels g * C/groups ... (g+1) * C/groups - 1, so their
+      gradient is chapter 3's `_conv2d_backward_weight` of dy's group-g channels with those.
+    """
+    cg, og = xpad.shape[1] // groups, dw_out.shape[0] // groups  # channels per group: in, out
+    # YOUR CODE HERE
+    raise NotImplementedError("_conv2d_backward_weight_grouped is yours to write: cnnlab/conv.py")
+
+
+def conv2d_backward_weight(dy, x, w_shape, stride=1, padding=0, dilation=1, groups=1):
     """Gradient of a convolution with respect to its filters, like `torch.nn.grad.conv2d_weight`.
 
     Inputs:
     - dy: array (N, O, OH, OW), upstream gradient dL/dout of out = conv2d_forward(x, w, b, ...).
     - x: array (N, C, H, W), the input of the forward pass.
-    - w_shape: tuple (O, C, KH, KW), the shape of the filters (their values are not needed).
-    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+    - w_shape: tuple (O, C // groups, KH, KW), the shape of the filters (their values are not
+      needed).
+    - stride, padding, dilation, groups: as in the forward pass.
 
-    Returns dw, an array (O, C, KH, KW), dL/dw:
+    Returns dw, an array (O, C // groups, KH, KW), dL/dw: for groups=1
         dw[o, c, i, j] = sum over n, y, x of dy[n, o, y, x] * xpad[n, c, y * sh + i * dh,
                                                                    x * sw + j * dw]
-    where xpad is x zero-padded. float32 inputs give float32, anything else float64.
+    where xpad is x zero-padded; with groups, filter o correlates with its group's input
+    channels only. float32 inputs give float32, anything else float64.
     """
     x = as_float_array(x, "x", 4)
-    w_shape = _as_shape(w_shape, "w_shape", "(O, C, KH, KW)")
+    w_shape = _as_shape(w_shape, "w_shape", "(O, C // groups, KH, KW)")
     dy, stride, padding, dilation = _check_backward(dy, x.shape, w_shape, stride, padding,
-                                                    dilation)
+                                                    dilation, groups)
     dtype = common_dtype(dy, x)
     dy, x = dy.astype(dtype, copy=False), x.astype(dtype, copy=False)
     xpad = _pad(x, padding)
     dw = np.zeros(w_shape, dtype)
-    _conv2d_backward_weight(dy, xpad, *stride, *dilation, dw)
+    if groups == 1:
+        _conv2d_backward_weight(dy, xpad, *stride, *dilation, dw)
+    else:
+        _conv2d_backward_weight_grouped(dy, xpad, int(groups), stride, dilation, dw)
     return dw
 
 
@@ -426,26 +527,26 @@ def conv2d_backward_bias(dy):
     return _conv2d_backward_bias(dy)
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     """Backward pass of a convolutional layer: the gradients autograd gives for `conv2d`.
 
     Inputs:
     - dy: array (N, O, OH, OW), upstream gradient dL/dout of out = conv2d_forward(x, w, b, ...).
     - x: array (N, C, H, W), the input of the forward pass.
-    - w: array (O, C, KH, KW), the filters of the forward pass.
-    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+    - w: array (O, C // groups, KH, KW), the filters of the forward pass.
+    - stride, padding, dilation, groups: as in the forward pass.
 
     Returns a tuple of (all three of the float dtype common to dy, x and w):
     - dx: array (N, C, H, W), dL/dx (`conv2d_backward_input`).
-    - dw: array (O, C, KH, KW), dL/dw (`conv2d_backward_weight`).
+    - dw: array (O, C // groups, KH, KW), dL/dw (`conv2d_backward_weight`).
     - db: array (O,), dL/db (`conv2d_backward_bias`; the bias does not change any gradient, so
       it is not an input).
     """
-    x, w, stride, padding, dilation, _ = _check_conv(x, w, stride, padding, dilation)
-    dy, *_ = _check_backward(dy, x.shape, w.shape, stride, padding, dilation)
+    x, w, stride, padding, dilation, _ = _check_conv(x, w, stride, padding, dilation, groups)
+    dy, *_ = _check_backward(dy, x.shape, w.shape, stride, padding, dilation, groups)
     dtype = common_dtype(dy, x, w)
     dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
-    dx = conv2d_backward_input(dy, x.shape, w, stride, padding, dilation)
-    dw = conv2d_backward_weight(dy, x, w.shape, stride, padding, dilation)
+    dx = conv2d_backward_input(dy, x.shape, w, stride, padding, dilation, groups)
+    dw = conv2d_backward_weight(dy, x, w.shape, stride, padding, dilation, groups)
     db = conv2d_backward_bias(dy)
     return dx, dw, db
