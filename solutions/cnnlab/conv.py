@@ -311,9 +311,9 @@ def _check_groups(x_shape, w_shape, groups):
         )
     if w_shape[1] != c // groups:
         raise ValueError(
-            f"channel mismatch: with groups={groups}, w must have C // groups = {c // groups} "
-            f"input channels per filter (x of shape {tuple(x_shape)}), got w of shape "
-            f"{tuple(w_shape)}"
+            f"channel mismatch: w of shape {tuple(w_shape)} expects {w_shape[1]} input channels "
+            f"per filter, but x of shape {tuple(x_shape)} with groups={groups} has "
+            f"C // groups = {c // groups}"
         )
     return groups
 
