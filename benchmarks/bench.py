@@ -9,11 +9,12 @@ Every implementation runs in its own Python process (Numba's, OpenBLAS's and PyT
 pools must not compete), and the processes alternate: round 1 runs cnnlab then torch, round 2 again,
 and so on, so that a change in the machine's load hits both. Each process warms every case up,
 then times it several times; the table shows the median over all rounds. The thread counts are set
-in each process before anything runs: `numba.set_num_threads(T)` for Numba's parallel kernels,
-`threadpoolctl.threadpool_limits(T)` for the BLAS behind NumPy's `@` (cnnlab), and
-`torch.set_num_threads(T)` (torch), with T = --threads (default: every core). cnnlab calls BLAS
-from Python between its kernels, never inside a parallel loop, so at most T threads compute at
-any time.
+in each process before anything runs: `numba.set_num_threads(T)` for cnnlab's kernels (its
+`parallel_for` runs them on that many threads), `threadpoolctl.threadpool_limits(T)` for the BLAS
+behind NumPy's `@` (cnnlab), and `torch.set_num_threads(T)` (torch), with T = --threads (default:
+every core). cnnlab calls BLAS from Python between its kernels, never from inside one, so at most
+T threads compute at any time. On a machine shared with other work, wall-clock ratios move with
+the load; `--threads 1 --cpu` compares CPU seconds of one thread, which the load hardly changes.
 
 GFLOP/s of a convolution count forward + backward as 3x the forward's 2 * N * O * OH * OW *
 (C / groups) * KH * KW; pooling counts one operation per window element and pass (forward, then
@@ -170,7 +171,7 @@ def _torch_step(p):
 
 
 def measure(implementation, names, threads, repeats, reference):
-    """In a child process: the times (seconds) of `repeats` runs of every case in `names`."""
+    """In a child process: (wall-clock, CPU) seconds of `repeats` runs of every case in `names`."""
     if implementation == "torch":
         import torch
 
@@ -197,9 +198,9 @@ def measure(implementation, names, threads, repeats, reference):
         step()
         runs = []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             step()
-            runs.append(time.perf_counter() - start)
+            runs.append((time.perf_counter() - start, time.process_time() - cpu))
         times[name] = runs
     return times
 
@@ -211,6 +212,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case and round")
     parser.add_argument("--reference", default="", help="folder of the cnnlab package to time")
+    parser.add_argument("--cpu", action="store_true",
+                        help="compare CPU seconds of the process instead of wall-clock seconds: "
+                             "with --threads 1, a measure that a busy machine hardly changes")
     args = parser.parse_args()
     names = [c[0] for c in CASES if not args.filters or any(f in c[0] for f in args.filters)]
     times = {"cnnlab": {}, "torch": {}}
@@ -222,9 +226,10 @@ def main():
                 capture_output=True, text=True, check=True,
             )
             for name, runs in json.loads(out.stdout.strip().splitlines()[-1]).items():
-                times[implementation].setdefault(name, []).extend(runs)
-    print(f"{args.threads} threads, medians of {args.rounds} rounds x {args.repeats} runs, "
-          f"float32, forward + backward\n")
+                times[implementation].setdefault(name, []).extend(r[args.cpu] for r in runs)
+    clock = "CPU" if args.cpu else "wall-clock"
+    print(f"{args.threads} threads, {clock} time, medians of {args.rounds} rounds x "
+          f"{args.repeats} runs, float32, forward + backward\n")
     print("| case | torch ms | torch GFLOP/s | cnnlab ms | cnnlab GFLOP/s | vs torch | target |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, _, flops, target in CASES:

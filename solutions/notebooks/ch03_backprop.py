@@ -686,10 +686,10 @@ print("groups=2 is two layers side by side:", np.allclose(dx_two, np.concatenate
       np.allclose(dw_two, np.concatenate([dw_1, dw_2])))
 
 # %% [markdown]
-# **The race.** Forward and backward of one layer of a small network (32 images of 16×16, 32
+# **The race.** Forward and backward of one layer of a small network (16 images of 16×16, 32
 # channels in and out, 3×3, padding 1, float32): your loops against the matrix products, and
 # PyTorch if it is installed. Each is run once to compile (or warm up), then timed 5 times; the
-# median counts. Your numbers depend on the machine and on what else runs on it.
+# median counts. Your kernels run on every core (as many threads as `numba.get_num_threads()`). Your numbers depend on the machine and on what else runs on it.
 
 # %%
 def median_time(function, repeat=5):
@@ -704,9 +704,9 @@ def median_time(function, repeat=5):
 
 
 rng_race = np.random.default_rng(5)
-x_race = rng_race.standard_normal((32, 32, 16, 16)).astype(np.float32)
+x_race = rng_race.standard_normal((16, 32, 16, 16)).astype(np.float32)
 w_race = (0.1 * rng_race.standard_normal((32, 32, 3, 3))).astype(np.float32)
-dy_race = rng_race.standard_normal((32, 32, 16, 16)).astype(np.float32)
+dy_race = rng_race.standard_normal((16, 32, 16, 16)).astype(np.float32)
 race = {
     "loops": lambda: (conv.conv2d_forward(x_race, w_race, padding=1),
                       conv.conv2d_backward(dy_race, x_race, w_race, padding=1)),
@@ -721,7 +721,7 @@ try:
         torch.nn.functional.conv2d(xt, wt, padding=1), (xt, wt), torch.from_numpy(dy_race))
 except ImportError:
     pass
-race_flops = 3 * 2 * 32 * 32 * 16 * 16 * 32 * 9  # forward + backward: 3x the forward's
+race_flops = 3 * 2 * 16 * 32 * 16 * 16 * 32 * 9  # forward + backward: 3x the forward's
 for label, function in race.items():
     seconds = median_time(function)
     print(f"{label:16} {1e3 * seconds:8.1f} ms  {race_flops / seconds / 1e9:6.1f} GFLOP/s")

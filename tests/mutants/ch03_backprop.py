@@ -101,7 +101,7 @@ MUTANTS = [
      "dw = (rows.transpose(0, 2, 1) @ dy_rows).reshape(groups, -1, rows.shape[2])",
      "conv2d_backward_gemm"),
     ("dcols from the transposed product, reshaped instead of transposed", "conv.py",
-     "drows = dy_rows @ _weight_matrices(w, groups)  # (G, N*OH*OW, K)",
+     "drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)",
      "drows = (_weight_matrices(w, groups).transpose(0, 2, 1) @ dy_rows.transpose(0, 2, 1))"
      ".reshape(groups, -1, rows.shape[2])", "conv2d_backward_gemm"),
     ("groups mixed: each group of filters correlated with another group's channels (dw)",
@@ -109,8 +109,9 @@ MUTANTS = [
      "dw = dy_rows.transpose(0, 2, 1) @ rows  # (G, O // G, K)",
      "dw = dy_rows.transpose(0, 2, 1) @ rows[::-1]  # (G, O // G, K)", "conv2d_backward_gemm"),
     ("groups mixed: each group's dx lands in another group's channels", "conv.py",
-     "drows = dy_rows @ _weight_matrices(w, groups)  # (G, N*OH*OW, K)",
-     "drows = (dy_rows @ _weight_matrices(w, groups))[::-1]", "conv2d_backward_gemm"),
+     "drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)",
+     "drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)[::-1]",
+     "conv2d_backward_gemm"),
     # --- maxpool2d_forward ---
     ("max pooling pads with zeros (padding wins over negative inputs)", "pooling.py",
      f"best = -np.inf\n{_POOL}for i in range(kh):",
