@@ -664,7 +664,8 @@ def test_gemm_on_network_sized_layers(ref):
 def test_results_do_not_depend_on_the_thread_count(ref):
     """Every kernel runs on 1 and on 2 threads (Numba's count for cnnlab's own kernels, and
     threadpoolctl's for BLAS): the Numba kernels give identical results (each output is computed
-    by one thread in a fixed order), the BLAS products equal ones within float32 rounding."""
+    by one thread in a fixed order), the BLAS products equal ones within float32 rounding (OpenBLAS
+    may sum in another order on another number of threads)."""
     import numba
     from threadpoolctl import threadpool_limits
 
@@ -705,7 +706,8 @@ def test_results_do_not_depend_on_the_thread_count(ref):
             if name in exact:
                 np.testing.assert_array_equal(one, two, err_msg=name)
             else:
-                np.testing.assert_allclose(one, two, rtol=1e-6, atol=1e-6, err_msg=name)
+                np.testing.assert_allclose(one, two, rtol=1e-5,
+                                           atol=1e-5 * np.abs(one).max(), err_msg=name)
 
 
 def test_parallel_for_covers_the_range_once_and_raises(ref):
