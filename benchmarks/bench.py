@@ -181,11 +181,12 @@ def measure(implementation, names, threads, repeats, reference):
         import numba
         from threadpoolctl import threadpool_limits
 
-        from autograder.reference import load_package, load_reference
+        from autograder.reference import REFERENCE_NAME, load_package, load_reference
 
         numba.set_num_threads(threads)
         threadpool_limits(threads)
-        ref = load_package(reference, "cnnlab_bench") if reference else load_reference()
+        # The name matters: Numba's cache of a package only loads under the name it was made with.
+        ref = load_package(reference, REFERENCE_NAME) if reference else load_reference()
         make = lambda p: _cnnlab_step(ref, p)  # noqa: E731
     times = {}
     for name, params, _, _ in CASES:
