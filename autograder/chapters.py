@@ -40,6 +40,7 @@ CHAPTERS = (
             "conv._im2col_kernel",
             "conv._col2im_kernel",
             "conv.conv2d_forward_gemm",
+            "conv._im2row_kernel",
         ),
     ),
     Chapter(
@@ -49,6 +50,8 @@ CHAPTERS = (
             "conv._conv2d_backward_input",
             "conv._conv2d_backward_weight",
             "conv._conv2d_backward_bias",
+            "conv.conv2d_backward_gemm",
+            "conv._row2im_kernel",
             "pooling._maxpool2d_forward_kernel",
             "pooling._maxpool2d_backward_kernel",
             "pooling._avgpool2d_forward_kernel",

@@ -31,6 +31,7 @@ call a Numba kernel; the kernels are plain loops that read like the math.
 import numpy as np
 from numba import njit
 
+from ._parallel import parallel_for
 from ._validate import as_float_array, common_dtype, pair
 
 # ----------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def _pad(x, padding):
 # ----------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _conv2d_forward_loops(xpad, w, b, sh, sw, dil_h, dil_w, out):
     """Fill `out` with the convolution of the already padded input.
 
@@ -202,7 +203,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     xpad = _pad(x, padding)
     out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype)
     if groups == 1:
-        _conv2d_forward_loops(xpad, w, b, *stride, *dilation, out)
+        # One chunk of images per thread.
+        parallel_for(len(x), lambda a, z: _conv2d_forward_loops(
+            xpad[a:z], w, b, *stride, *dilation, out[a:z]))
     else:
         _conv2d_forward_grouped(xpad, w, b, int(groups), stride, dilation, out)
     return out
@@ -303,14 +306,95 @@ def col2im(cols, input_size, kernel_size, stride=1, padding=0, dilation=1):
     return np.ascontiguousarray(xpad[:, :, ph : ph + h, pw : pw + w])
 
 
-def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1):
-    """Forward pass of a convolutional layer as one matrix product (im2col + GEMM).
+# ----------------------------------------------------------------------------------------------
+# The fast path: the windows of the whole batch as the rows of one matrix, channels-last
+# ----------------------------------------------------------------------------------------------
+# `im2col` makes one (C*KH*KW, OH*OW) matrix per image, laid out like torch's `unfold`: with small
+# images that means many small products, and copies along short NCHW rows. The fast path stacks
+# the windows of every image as the rows of one matrix per group of channels, channels-last
+# (the transpose of im2col's columns, so the math is unchanged):
+#
+#     rows[g, n, y, x, i, j, c] = xpad[n, y * sh + i * dh, x * sw + j * dw, g * Cg + c]
+#
+# viewed as a (N*OH*OW, KH*KW*Cg) matrix per group, with xpad the padded input in (N, H, W, C)
+# layout. Its innermost copies are runs of Cg neighbouring channels, and one matrix product per
+# group then does the whole layer. The kernels run on chunks of the images in parallel
+# (`parallel_for`); each image is copied (or accumulated) by one thread.
 
-    Same inputs and output as `conv2d_forward`: x (N, C, H, W), w (O, C, KH, KW), b (O,) or None;
-    returns out (N, O, OH, OW). The filters, reshaped to an (O, C * KH * KW) matrix, multiply the
-    (C * KH * KW, OH * OW) im2col matrix of every image.
+
+def _check_gemm(x, w, stride, padding, dilation, groups):
+    """`_check_conv`, with `groups` returned as an int too.
+
+    Returns (x, w, stride, padding, dilation, groups, (OH, OW)).
     """
-    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation)
+    x, w, stride, padding, dilation, out_hw = _check_conv(x, w, stride, padding, dilation, groups)
+    return x, w, stride, padding, dilation, int(groups), out_hw
+
+
+@njit(cache=True, nogil=True)
+def _im2row_kernel(xpad, sh, sw, dil_h, dil_w, rows):
+    """Copy every receptive field of the padded channels-last input into a row of `rows`.
+
+    Inputs:
+    - xpad: array (N, Hp, Wp, C), the zero-padded input, channels last.
+    - sh, sw, dil_h, dil_w: ints, stride and dilation.
+    - rows: array (G, N, OH, OW, KH, KW, Cg) to fill, Cg = C // G:
+        rows[g, n, y, x, i, j, c] = xpad[n, y * sh + i * dil_h, x * sw + j * dil_w, g * Cg + c]
+    """
+    G, N, OH, OW, KH, KW, Cg = rows.shape
+    # YOUR CODE HERE
+    raise NotImplementedError("_im2row_kernel is yours to write: cnnlab/conv.py")
+
+
+def _im2row(x, kernel_hw, stride, padding, dilation, groups, out_hw):
+    """The windows of x (N, C, H, W) as G matrices, an array (G, N * OH * OW, KH * KW * Cg).
+
+    Row (n * OH + y) * OW + x of matrix g holds the receptive field of output pixel (y, x) of
+    image n in the channels of group g, ordered by kernel row, kernel column, then channel.
+    """
+    (N, C, H, W), (ph, pw), (oh, ow) = x.shape, padding, out_hw
+    xpad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), x.dtype)
+    xpad[:, ph : ph + H, pw : pw + W] = x.transpose(0, 2, 3, 1)
+    rows = np.empty((groups, N, oh, ow, *kernel_hw, C // groups), x.dtype)
+    parallel_for(N, lambda a, z: _im2row_kernel(xpad[a:z], *stride, *dilation, rows[:, a:z]))
+    return rows.reshape(groups, N * oh * ow, -1)
+
+
+def _weight_matrices(w, groups):
+    """The filters (O, Cg, KH, KW) as G matrices (G, O // G, KH * KW * Cg), columns ordered like
+    the rows of `_im2row` (kernel row, kernel column, channel)."""
+    O, Cg, KH, KW = w.shape
+    return w.reshape(groups, O // groups, Cg, KH, KW).transpose(0, 1, 3, 4, 2).reshape(
+        groups, O // groups, KH * KW * Cg)
+
+
+def _rows_to_nchw(a, N, OH, OW):
+    """(G, N * OH * OW, Og) per-group matrices -> an (N, G * Og, OH, OW) array."""
+    G, _, Og = a.shape
+    a = a.reshape(G, N, OH, OW, Og).transpose(1, 0, 4, 2, 3)
+    return np.ascontiguousarray(a).reshape(N, G * Og, OH, OW)
+
+
+def _nchw_to_rows(a, groups):
+    """(N, G * Og, OH, OW) -> (G, N * OH * OW, Og) per-group matrices (the inverse of
+    `_rows_to_nchw`)."""
+    N, O, OH, OW = a.shape
+    a = a.reshape(N, groups, O // groups, OH, OW).transpose(1, 0, 3, 4, 2)
+    return np.ascontiguousarray(a).reshape(groups, N * OH * OW, O // groups)
+
+
+def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Forward pass of a convolutional layer as matrix products (im2col + GEMM).
+
+    Same inputs and output as `conv2d_forward`: x (N, C, H, W), w (O, C // groups, KH, KW),
+    b (O,) or None; returns out (N, O, OH, OW). With groups = G, the channels split into G groups
+    of C // G and the filters into G groups of O // G; filter group g sees only channel group g
+    (like `torch.nn.functional.conv2d`; groups = C is a depthwise convolution). Per image, the
+    filters reshaped to an (O, C * KH * KW) matrix multiply the (C * KH * KW, OH * OW) im2col
+    matrix.
+    """
+    x, w, stride, padding, dilation, groups, (oh, ow) = _check_gemm(
+        x, w, stride, padding, dilation, groups)
     b = _check_bias(b, w)
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
@@ -369,7 +453,7 @@ def _check_backward(dy, x_shape, w_shape, stride, padding, dilation, groups=1):
     return dy, stride, padding, dilation
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _conv2d_backward_input(dy, w, sh, sw, dil_h, dil_w, dxpad):
     """Accumulate the gradient of the loss with respect to the padded input.
 
@@ -430,13 +514,15 @@ def conv2d_backward_input(dy, x_shape, w, stride=1, padding=0, dilation=1, group
     (ph, pw), (n, c, h, wd) = padding, x_shape
     dxpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
     if groups == 1:
-        _conv2d_backward_input(dy, w, *stride, *dilation, dxpad)
+        # One chunk of images per thread: each adds into its own images only.
+        parallel_for(n, lambda a, z: _conv2d_backward_input(
+            dy[a:z], w, *stride, *dilation, dxpad[a:z]))
     else:
         _conv2d_backward_input_grouped(dy, w, int(groups), stride, dilation, dxpad)
     return np.ascontiguousarray(dxpad[:, :, ph : ph + h, pw : pw + wd])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _conv2d_backward_weight(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     """Accumulate the gradient of the loss with respect to the filters.
 
@@ -496,7 +582,9 @@ def conv2d_backward_weight(dy, x, w_shape, stride=1, padding=0, dilation=1, grou
     xpad = _pad(x, padding)
     dw = np.zeros(w_shape, dtype)
     if groups == 1:
-        _conv2d_backward_weight(dy, xpad, *stride, *dilation, dw)
+        # One chunk of filters per thread: each sums over every image into its own filters only.
+        parallel_for(w_shape[0], lambda a, z: _conv2d_backward_weight(
+            dy[:, a:z], xpad, *stride, *dilation, dw[a:z]))
     else:
         _conv2d_backward_weight_grouped(dy, xpad, int(groups), stride, dilation, dw)
     return dw
@@ -550,3 +638,72 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     dw = conv2d_backward_weight(dy, x, w.shape, stride, padding, dilation, groups)
     db = conv2d_backward_bias(dy)
     return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------------------
+# Backward pass as matrix products: the transpose of the im2col forward
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _row2im_kernel(rows, sh, sw, dil_h, dil_w, xpad):
+    """Add every row of `rows` back onto the receptive field it came from (`_im2row_kernel`
+    reversed).
+
+    Inputs:
+    - rows: array (G, N, OH, OW, KH, KW, Cg), laid out as `_im2row_kernel` makes it.
+    - sh, sw, dil_h, dil_w: ints, stride and dilation.
+    - xpad: array (N, Hp, Wp, G * Cg) of zeros, the padded channels-last image to accumulate
+      into. Pixels covered by several receptive fields receive the sum of all their copies.
+    """
+    G, N, OH, OW, KH, KW, Cg = rows.shape
+    # YOUR CODE HERE
+    raise NotImplementedError("_row2im_kernel is yours to write: cnnlab/conv.py")
+
+
+def _row2im(rows, x_shape, kernel_hw, stride, padding, dilation, out_hw):
+    """Fold G window matrices (G, N * OH * OW, KH * KW * Cg) back into an (N, C, H, W) array:
+    the adjoint of `_im2row` (overlapping windows add up)."""
+    (N, C, H, W), (ph, pw), (oh, ow) = x_shape, padding, out_hw
+    G = rows.shape[0]
+    rows = rows.reshape(G, N, oh, ow, *kernel_hw, C // G)
+    xpad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), rows.dtype)
+    # One chunk of images per thread: no two threads add into the same pixel.
+    parallel_for(N, lambda a, z: _row2im_kernel(rows[:, a:z], *stride, *dilation, xpad[a:z]))
+    return np.ascontiguousarray(xpad[:, ph : ph + H, pw : pw + W].transpose(0, 3, 1, 2))
+
+
+def conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
+    """Backward pass of a convolutional layer as matrix products: the gradients autograd gives
+    for `conv2d`, as `conv2d_backward` computes them, for any `groups`.
+
+    The forward pass is out = W · cols per image (W the (O, C * KH * KW) filter matrix, cols the
+    (C * KH * KW, OH * OW) im2col matrix, dY the (O, OH * OW) gradient of out), so
+        dW = sum over the images of dY · colsᵀ,   dcols = Wᵀ · dY,   dx = col2im(dcols),
+    and with groups, each group of filters and channels on its own.
+
+    Inputs:
+    - dy: array (N, O, OH, OW), upstream gradient dL/dout of
+      out = conv2d_forward_gemm(x, w, b, stride, padding, dilation, groups).
+    - x: array (N, C, H, W), the input of the forward pass.
+    - w: array (O, C // groups, KH, KW), the filters of the forward pass.
+    - stride, padding, dilation: int or (h, w) pair, as in the forward pass.
+    - groups: int >= 1 dividing C and O, as in the forward pass.
+
+    Returns a tuple (dx, dw, db) of arrays (N, C, H, W), (O, C // groups, KH, KW) and (O,), all
+    of the float dtype common to dy, x and w.
+    """
+    x, w, stride, padding, dilation, groups, (oh, ow) = _check_gemm(
+        x, w, stride, padding, dilation, groups)
+    dy = as_float_array(dy, "dy", 4)
+    if dy.shape != (x.shape[0], w.shape[0], oh, ow):
+        raise ValueError(
+            f"dy must have the forward output's shape {(x.shape[0], w.shape[0], oh, ow)} (x of "
+            f"shape {x.shape}, w of shape {w.shape}, stride {stride}, padding {padding}, "
+            f"dilation {dilation}, groups {groups}), got shape {dy.shape}"
+        )
+    dtype = common_dtype(dy, x, w)
+    dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
+    KH, KW = w.shape[2], w.shape[3]
+    # YOUR CODE HERE
+    raise NotImplementedError("conv2d_backward_gemm is yours to write: cnnlab/conv.py")
