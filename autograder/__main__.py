@@ -25,7 +25,36 @@ def main(argv=None):
     p = commands.add_parser("nbgrader-course", help="write an nbgrader course directory")
     p.add_argument("folder", help="where to write it (source/<chapter>/ and nbgrader_config.py)")
 
+    p = commands.add_parser("hub-config", help="write a course hub's jupyterhub_config.py")
+    p.add_argument("folder", help="the hub's folder (config, exchange/, jupyter/<group>/)")
+    p.add_argument("--instructor", action="append", required=True, help="user name (repeat)")
+    p.add_argument("--student", action="append", default=[], help="user name (repeat)")
+    p.add_argument("--course-root", required=True, help="the instructor's nbgrader course folder")
+    p.add_argument("--reference", required=True,
+                   help="the reference package folder (solutions/cnnlab) on the grading side")
+    p.add_argument("--image", required=True,
+                   help="prefix of the single-user environment (a venv with the course wheel)")
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--hub-port", type=int, default=8081)
+    p.add_argument("--proxy-api-port", type=int, default=8001)
+    p.add_argument("--authenticator", choices=["pam", "shared-password"], default="pam")
+    p.add_argument("--shared-password", help="with --authenticator shared-password")
+
     args = parser.parse_args(argv)
+    if args.command == "hub-config":
+        from .hub import write_hub_config
+
+        path = write_hub_config(
+            args.folder, instructors=args.instructor, students=args.student,
+            course_root=args.course_root, reference=args.reference, image=args.image,
+            ip=args.ip, port=args.port, hub_port=args.hub_port,
+            proxy_api_port=args.proxy_api_port, authenticator=args.authenticator,
+            shared_password=args.shared_password,
+        )
+        print(f"hub configuration written to {path}; start it there with\n"
+              f"  cd {path.parent} && jupyterhub -f {path.name}")
+        return 0
     if args.command == "grade":
         names = args.chapters or [ch.name for ch in CHAPTERS]
         total = top = 0.0
