@@ -104,7 +104,9 @@ c.JupyterHub.bind_url = f"http://{{s['ip']}}:{{s['port']}}"
 c.JupyterHub.hub_ip = s["ip"]
 c.JupyterHub.hub_port = s["hub_port"]
 c.ConfigurableHTTPProxy.api_url = f"http://{{s['ip']}}:{{s['proxy_api_port']}}"
-c.ConfigurableHTTPProxy.command = [s["proxy"]]
+# configurable-http-proxy's PyPI implementation drops a request after 20 s by default: the
+# formgrader's autograde of one submission answers only when that submission is graded.
+c.ConfigurableHTTPProxy.command = [s["proxy"], "--timeout=1800000", "--proxy-timeout=1800000"]
 c.ConfigurableHTTPProxy.pid_file = s["folder"] + "/jupyterhub-proxy.pid"
 c.JupyterHub.db_url = "sqlite:///" + s["folder"] + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = s["folder"] + "/jupyterhub_cookie_secret"
@@ -129,6 +131,9 @@ else:
 c.Spawner.cmd = [s["image"] + "/bin/jupyterhub-singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {{"PATH": s["image"] + "/bin:" + s["system_path"]}}
+# Nothing of the hub's own environment (JupyterHub keeps PATH, PYTHONPATH, VIRTUAL_ENV, ... by
+# default): a PYTHONPATH of the hub's would put another cnnlab before the student's copy.
+c.Spawner.env_keep = ["LANG", "LC_ALL", "TZ"]
 c.Spawner.start_timeout = 300  # a cold JupyterLab on a busy 2-core machine
 c.Spawner.http_timeout = 300
 

@@ -335,8 +335,9 @@ def hub(workdir, image):
         finally:
             stop(process)
             log.close()
-            print("hub log tail:\n" + "\n".join(
-                (workdir / "hub" / "jupyterhub.log").read_text().splitlines()[-15:]))
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(workdir / "hub" / "jupyterhub.log", ARTIFACTS / "jupyterhub.log")
+            print(f"hub log (with every server's): {ARTIFACTS / 'jupyterhub.log'}")
     finally:
         users.remove()
 
@@ -522,7 +523,7 @@ def cycle(hub):
     timings, start = {}, time.perf_counter()
     instructor = hub.login(INSTRUCTOR)
     timings["instructor server"] = time.perf_counter() - start
-    instructor.formgrader(f"assignment/{CHAPTER}/generate")
+    instructor.formgrader(f"assignment/{CHAPTER}/assign")  # generate_assignment
     instructor.formgrader(f"assignment/{CHAPTER}/release")
     timings["generate + release"] = time.perf_counter() - start
     edits = {
@@ -542,8 +543,10 @@ def cycle(hub):
             if edits[name]:
                 student.write(f"{CHAPTER}/cnnlab/{path.name}",
                               solved(path.read_text(), path.stem, edits[name]))
+        where = "import os, sys, cnnlab; print(os.getcwd(), cnnlab.__file__, sys.path)"
         outputs = student.run_cells(f"{CHAPTER}/{CHAPTER}.ipynb",
-                                    notebook_cells_up_to(notebook, "check_correlate2d"))
+                                    [where, *notebook_cells_up_to(notebook, "check_correlate2d")])
+        assert f"{CHAPTER}/cnnlab/__init__.py" in outputs[0], outputs[0]  # the student's copy
         seen[name] = outputs[-1]
         student.assignments("submit")
         timings[f"{name} (fetch, edit, run, submit)"] = time.perf_counter() - start
@@ -566,6 +569,8 @@ def cycle(hub):
     print("hub cycle timings (cumulative s): "
           + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     print(f"grades: {grades}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "check-cells.json").write_text(json.dumps(seen, indent=1, ensure_ascii=False))
     return {"grades": grades, "seen": seen, "feedback": feedback, "instructor": instructor}
 
 

@@ -36,6 +36,7 @@ def test_hub_config_groups_ports_and_environment(hub):
                                         "students": {"users": ["sam", "sue"]}}
     assert c.Authenticator.allowed_users == {"ines", "sam", "sue"}
     assert c.Spawner.environment["PATH"].startswith(str(hub.parent.parent / "image" / "bin") + ":")
+    assert "PYTHONPATH" not in c.Spawner.env_keep and "VIRTUAL_ENV" not in c.Spawner.env_keep
     assert c.Spawner.cmd == [str(hub.parent.parent / "image" / "bin" / "jupyterhub-singleuser")]
 
 
