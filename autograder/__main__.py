@@ -24,6 +24,14 @@ def main(argv=None):
 
     p = commands.add_parser("nbgrader-course", help="write an nbgrader course directory")
     p.add_argument("folder", help="where to write it (source/<chapter>/ and nbgrader_config.py)")
+    p.add_argument("--earlier", choices=["reference", "own"], default="reference",
+                   help="earlier chapters' exercises in a later assignment: the reference code "
+                        "(default) or stubs that each student fills with their own (carry-over)")
+
+    p = commands.add_parser("carry-over",
+                            help="copy your earlier chapters' code into a later assignment")
+    p.add_argument("earlier", help="your earlier assignment's folder, e.g. ch01_edges")
+    p.add_argument("later", help="the later assignment's folder, e.g. ch02_arithmetic")
 
     p = commands.add_parser("hub-config", help="write a course hub's jupyterhub_config.py")
     p.add_argument("folder", help="the hub's folder (config, exchange/, jupyter/<group>/)")
@@ -72,6 +80,12 @@ def main(argv=None):
         if len(names) > 1:
             print(f"course total: {total:g} / {top:g} points ({100 * total / max(top, 1):.0f} %)")
         return 0
+    if args.command == "carry-over":
+        from .carry import carry_over
+
+        copied = carry_over(args.earlier, args.later)
+        print(f"copied from {args.earlier} into {args.later}: {', '.join(copied)}")
+        return 0
     from . import build as course_build  # needs jupytext/nbgrader: instructors only
 
     if args.command == "build":
@@ -82,7 +96,7 @@ def main(argv=None):
         course_build.build()
         print("rebuilt src/cnnlab and course/ from solutions/")
         return 0
-    root = course_build.write_nbgrader_course(args.folder)
+    root = course_build.write_nbgrader_course(args.folder, earlier=args.earlier)
     print(f"nbgrader course written to {root}; run nbgrader there, e.g.\n"
           f"  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
     return 0

@@ -135,12 +135,25 @@ def instructor_notebook(chapter_name):
     return nb
 
 
-def write_nbgrader_course(root, chapters=CHAPTERS):
+# What an assignment's package copy holds for the exercises of earlier chapters (README: "Earlier
+# chapters in later assignments").
+EARLIER = {
+    "reference": "the reference code: one early bug does not cascade into later grades, but every "
+                 "later release hands out the earlier chapters' solutions",
+    "own": "stubs: each student carries their own earlier code over (python -m autograder "
+           "carry-over), no release holds a solution, and later grades build on the student's code",
+}
+
+
+def write_nbgrader_course(root, chapters=CHAPTERS, earlier="reference"):
     """Lay out an nbgrader course directory at `root`: config plus one source folder a chapter.
 
     Each assignment carries its own package copy next to the notebook: this chapter's and later
-    chapters' exercises are stubs, earlier chapters' are the reference code.
+    chapters' exercises are stubs; earlier chapters' are the reference code (`earlier=
+    "reference"`) or stubs too (`earlier="own"`: the student brings their own, see carry_over).
     """
+    if earlier not in EARLIER:
+        raise ValueError(f"earlier must be one of {sorted(EARLIER)}, not {earlier!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(
@@ -149,7 +162,7 @@ def write_nbgrader_course(root, chapters=CHAPTERS):
         "configure(get_config())  # noqa: F821 (nbgrader defines get_config)\n"
     )
     for ch in chapters:
-        index = CHAPTERS.index(ch)
+        index = CHAPTERS.index(ch) if earlier == "reference" else 0
         source = root / "source" / ch.name
         if source.exists():
             shutil.rmtree(source)
