@@ -50,7 +50,7 @@ INSTRUCTOR, STUDENTS, BROWSER_STUDENT = "ines", ("ada", "bob", "cy"), "dee"
 AS_ROOT = os.geteuid() == 0
 CHROMIUM = "/usr/bin/chromium"
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.xdist_group("hub")]
 
 
 def missing(what):
@@ -581,13 +581,23 @@ def cycle(hub, released):
     return {"grades": grades, "seen": seen, "feedback": feedback, "instructor": instructor}
 
 
-@pytest.mark.hub
+def test_only_the_instructors_server_may_be_framed(hub, released):
+    """The formgrader tab is an iframe of the instructor's own server: its pages allow
+    frame-ancestors 'self'; a student's server keeps JupyterHub's 'none'."""
+    formgrader = released.http.get(f"{released.base}/formgrader", timeout=60)
+    assert formgrader.ok and "frame-ancestors 'self'" in formgrader.headers[
+        "Content-Security-Policy"]
+    student = hub.login("bob")
+    lab = student.http.get(f"{student.base}/lab", timeout=60)
+    assert "frame-ancestors 'none'" in lab.headers["Content-Security-Policy"]
+    assert student.http.get(f"{student.base}/formgrader", timeout=60).status_code == 404
+
+
 def test_grades_of_the_hub_cycle(hub, cycle):
     grades = {name: cycle["grades"][hub.users[name]] for name in STUDENTS}
     assert grades == {"ada": max_points(), "bob": 0, "cy": PARTIAL[1]}
 
 
-@pytest.mark.hub
 def test_students_saw_their_check_cell_feedback(cycle):
     seen = cycle["seen"]
     assert "✔" in seen["ada"] and "✘" not in seen["ada"], seen["ada"]
@@ -595,14 +605,12 @@ def test_students_saw_their_check_cell_feedback(cycle):
     assert "✔" in seen["cy"] and "✘" not in seen["cy"], seen["cy"]
 
 
-@pytest.mark.hub
 def test_each_student_fetched_their_own_feedback(hub, cycle):
     for name, html in cycle["feedback"].items():
         assert CHAPTER in html and "Score" in html, name
     assert "✘" in cycle["feedback"]["bob"] and "✘" in cycle["feedback"]["cy"]
 
 
-@pytest.mark.hub
 def test_exchange_permissions_between_separate_users(hub, cycle):
     if not AS_ROOT:
         pytest.skip("not root: one Unix user for everyone; exchange permissions not exercised")
@@ -669,7 +677,6 @@ def screenshot_on_failure(page, name):
     print(f"failure screenshot: {path}")
 
 
-@pytest.mark.hub
 def test_browser_student_fetches_and_sees_check_feedback(hub, released, browser):
     page = browser_login(browser, hub, BROWSER_STUDENT)
     try:
@@ -701,7 +708,6 @@ def test_browser_student_fetches_and_sees_check_feedback(hub, released, browser)
         page.close()
 
 
-@pytest.mark.hub
 def test_browser_instructor_sees_the_gradebook(hub, cycle, browser):
     """The formgrader tab is not blank (frame-ancestors) and its students' table shows the
     cycle's grades."""
