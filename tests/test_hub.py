@@ -73,6 +73,15 @@ def run(command, **kwargs):
     return done
 
 
+def image_env():
+    """The environment of a command run in the students' image: nothing of this test's Python
+    (a PYTHONPATH would make pip skip the wheel's cnnlab as "already satisfied")."""
+    env = tool_env()
+    for name in ("PYTHONPATH", "VIRTUAL_ENV", "CNNLAB_REFERENCE", "PYTHONHOME"):
+        env.pop(name, None)
+    return env
+
+
 def world_runnable(path):
     """Whether a user other than root can run the file at `path` (every folder on the way
     searchable, the file itself readable and executable by others)."""
@@ -132,7 +141,7 @@ def image(workdir):
     run([python, "-m", "venv", str(prefix)])
     requirement = image_spec().replace(".", str(wheel), 1)
     run([str(prefix / "bin" / "python"), "-m", "pip", "install", "-q",
-         "--disable-pip-version-check", requirement], env=tool_env())
+         "--disable-pip-version-check", requirement], env=image_env())
     print(f"students' image ({requirement}) built in {time.perf_counter() - start:.0f} s")
     return prefix
 
@@ -196,20 +205,14 @@ for ch in CHAPTERS:
         assert "NotImplementedError" in source, f
 print("stubs only:", cnnlab.__file__)
 """
-    env = tool_env()
-    env.pop("CNNLAB_REFERENCE", None)
-    env.pop("PYTHONPATH", None)
-    done = run([str(image / "bin" / "python"), "-c", probe], env=env, cwd=image)
+    done = run([str(image / "bin" / "python"), "-c", probe], env=image_env(), cwd=image)
     assert "no reference" in done.stdout and "stubs only" in done.stdout
 
 
 def test_student_image_grades_public_checks_without_the_reference(image):
     """The image has what a student's check cell needs: the engine and the public checks."""
-    env = tool_env()
-    env.pop("CNNLAB_REFERENCE", None)
-    env.pop("PYTHONPATH", None)
     done = subprocess.run([str(image / "bin" / "python"), "-m", "autograder", "grade", "ch01",
-                           "--public"], capture_output=True, text=True, env=env, cwd=image)
+                           "--public"], capture_output=True, text=True, env=image_env(), cwd=image)
     assert "total" in done.stdout and "0.0 /" in done.stdout, done.stdout + done.stderr
 
 
