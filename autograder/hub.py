@@ -6,10 +6,10 @@
 
 writes, in the hub folder:
 
-- `jupyterhub_config.py`: the hub on `--ip`/`--port` (JupyterHub's own API and the proxy's API on
-  the same address), PAM or shared-password login, groups `instructors` and `students`, every
-  user's server started from the single-user image (`--image`, a venv holding the built wheel:
-  student editions, engine and public checks, no solutions/);
+- `jupyterhub_config.py`: the hub on `--ip`/`--port` (JupyterHub's own API, the proxy's API and
+  the users' servers on 127.0.0.1), PAM or shared-password login, groups `instructors` and
+  `students`, every user's server started from the single-user image (`--image`, a venv
+  holding the built wheel: student editions, engine and public checks, no solutions/);
 - `exchange/` with mode 1777: nbgrader's exchange, shared by separate Unix users (755 fails
   release; 777 without the sticky bit lets any student rename the course's folder);
 - `jupyter/instructors/` and `jupyter/students/`: the Jupyter config folder of each group, put on
@@ -100,10 +100,12 @@ SETTINGS = {settings}
 
 c = get_config()  # noqa: F821
 s = SETTINGS
-c.JupyterHub.bind_url = f"http://{{s['ip']}}:{{s['port']}}"
-c.JupyterHub.hub_ip = s["ip"]
+c.JupyterHub.bind_url = f"http://{{s['ip']}}:{{s['port']}}"  # what the users reach
+# The hub's own API, the proxy's API and the users' servers stay on the loopback address.
+c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = s["hub_port"]
-c.ConfigurableHTTPProxy.api_url = f"http://{{s['ip']}}:{{s['proxy_api_port']}}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{{s['proxy_api_port']}}"
+c.Spawner.ip = "127.0.0.1"
 # configurable-http-proxy's PyPI implementation drops a request after 20 s by default: the
 # formgrader's autograde of one submission answers only when that submission is graded.
 c.ConfigurableHTTPProxy.command = [s["proxy"], "--timeout=1800000", "--proxy-timeout=1800000"]

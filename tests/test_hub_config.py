@@ -30,7 +30,7 @@ def hub(tmp_path):
 def test_hub_config_groups_ports_and_environment(hub):
     c = load(hub)
     assert c.JupyterHub.bind_url == "http://127.0.0.1:18000"
-    assert c.JupyterHub.hub_port == 18081
+    assert c.JupyterHub.hub_port == 18081 and c.JupyterHub.hub_ip == "127.0.0.1"
     assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:18001"
     assert c.JupyterHub.load_groups == {"instructors": {"users": ["ines"]},
                                         "students": {"users": ["sam", "sue"]}}
