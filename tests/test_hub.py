@@ -67,6 +67,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def system_tool(name):
+    """The full path of a system administration tool (useradd lives in /usr/sbin, which a CI
+    PATH of /usr/local/bin:/usr/bin:/bin leaves out), or None."""
+    return shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin",
+                                                     "/sbin"]))
+
+
 def run(command, **kwargs):
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)
     assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
@@ -244,14 +251,17 @@ class Users:
                 home.mkdir()
                 continue
             self.remove_user(user)
-            run(["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash",
-                 "--user-group", user])
+            run([system_tool("useradd"), "--create-home", "--home-dir", str(home),
+                 "--shell", "/bin/bash", "--user-group", user])
             self.created.append(user)
-            run(["chpasswd"], input=f"{user}:{self.password}\n")
+            run([system_tool("chpasswd")], input=f"{user}:{self.password}\n")
             home.chmod(0o700)
 
     def uid(self, name):
         return pwd.getpwnam(self.names[name]).pw_uid
+
+    def gid(self, name):
+        return pwd.getpwnam(self.names[name]).pw_gid
 
     def stop_processes(self):
         """End what is still running as a test user (by process id)."""
@@ -270,7 +280,7 @@ class Users:
             pwd.getpwnam(user)
         except KeyError:
             return
-        subprocess.run(["userdel", "--remove", user], capture_output=True)
+        subprocess.run([system_tool("userdel"), "--remove", user], capture_output=True)
 
     def remove(self):
         self.stop_processes()
@@ -279,7 +289,8 @@ class Users:
 
     def as_user(self, name, command):
         """Run a shell command as a test user (root only); returns the CompletedProcess."""
-        return subprocess.run(["runuser", "-u", self.names[name], "--", "sh", "-c", command],
+        return subprocess.run([system_tool("runuser"), "-u", self.names[name], "--", "sh", "-c",
+                               command],
                               capture_output=True, text=True)
 
 
@@ -300,7 +311,7 @@ def hub(workdir, image):
         missing(str(error))
     if AS_ROOT:
         for tool in ("useradd", "userdel", "chpasswd", "runuser"):
-            if not shutil.which(tool):
+            if not system_tool(tool):
                 missing(f"{tool} (to create the test's Unix users)")
     else:
         print("NOTE: not root: every server runs as this one Unix user (shared-password login); "
@@ -314,7 +325,9 @@ def hub(workdir, image):
         shutil.copytree(REPO / "solutions" / "cnnlab", reference,
                         ignore=shutil.ignore_patterns("__pycache__"))
         if AS_ROOT:
-            run(["chown", "-R", f"{users[INSTRUCTOR]}:", str(users.home(INSTRUCTOR))])
+            shutil.chown(users.home(INSTRUCTOR), users[INSTRUCTOR], users[INSTRUCTOR])
+            for path in users.home(INSTRUCTOR).rglob("*"):
+                os.chown(path, users.uid(INSTRUCTOR), users.gid(INSTRUCTOR), follow_symlinks=False)
         port = free_port()
         config = write_hub_config(
             workdir / "hub", instructors=[users[INSTRUCTOR]],
