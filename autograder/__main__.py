@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from .chapters import CHAPTERS
 from .engine import grade
+from .sandbox import GradingError
 
 
 def main(argv=None):
@@ -36,8 +37,13 @@ def main(argv=None):
                         bar.total, bar.n = count, done
                         bar.refresh()
 
-                report = grade(name, package=args.package, public_only=args.public,
-                               progress=progress)
+                try:
+                    report = grade(name, package=args.package, public_only=args.public,
+                                   progress=progress)
+                except GradingError as error:
+                    bar.close()
+                    print(f"error: {error}", file=sys.stderr)
+                    return 2
             print(report.table(), end="\n\n")
             total, top = total + report.points(), top + report.max_points()
         if len(names) > 1:
