@@ -3,11 +3,17 @@
 import argparse
 import sys
 
-from tqdm import tqdm
+try:
+    from tqdm import tqdm
 
-from .chapters import CHAPTERS
-from .engine import grade
-from .sandbox import GradingError
+    from .chapters import CHAPTERS
+    from .chapters import chapter as find_chapter
+    from .engine import grade
+    from .nbgrader_settings import DEFAULT_EXCHANGE
+    from .sandbox import GradingError
+except ModuleNotFoundError as missing:  # e.g. `python3 -m autograder` outside the course's venv
+    sys.exit(f"python -m autograder: this Python lacks the course's packages ({missing.name}): "
+             "run .venv/bin/python -m autograder, or `source .venv/bin/activate` first")
 
 
 def main(argv=None):
@@ -15,7 +21,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("grade", help="print the score table of a chapter (or all)")
-    p.add_argument("chapters", nargs="*", help="e.g. ch01 (default: every chapter)")
+    p.add_argument("chapters", nargs="*",
+                   help="e.g. 1, ch01 or ch01_edges (default: every chapter)")
     p.add_argument("--package", help="folder of the cnnlab to grade (default: the installed one)")
     p.add_argument("--public", action="store_true", help="only the public checks")
 
@@ -25,10 +32,18 @@ def main(argv=None):
 
     p = commands.add_parser("nbgrader-course", help="write an nbgrader course directory")
     p.add_argument("folder", help="where to write it (source/<chapter>/ and nbgrader_config.py)")
+    p.add_argument("--exchange", default=DEFAULT_EXCHANGE,
+                   help=f"nbgrader's exchange folder, shared with the students "
+                        f"(default: nbgrader's own, {DEFAULT_EXCHANGE})")
 
     args = parser.parse_args(argv)
     if args.command == "grade":
-        names = args.chapters or [ch.name for ch in CHAPTERS]
+        try:  # every name checked before the first progress bar starts
+            names = [find_chapter(name).name for name in args.chapters] or [
+                ch.name for ch in CHAPTERS]
+        except ValueError as error:
+            print(f"python -m autograder grade: {error}", file=sys.stderr)
+            return 2
         total = top = 0.0
         for name in names:
             with tqdm(desc=name, unit="test", file=sys.stdout, leave=False) as bar:
@@ -59,9 +74,9 @@ def main(argv=None):
         course_build.build()
         print("rebuilt src/cnnlab and course/ from solutions/")
         return 0
-    root = course_build.write_nbgrader_course(args.folder)
-    print(f"nbgrader course written to {root}; run nbgrader there, e.g.\n"
-          f"  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
+    root = course_build.write_nbgrader_course(args.folder, exchange=args.exchange)
+    print(f"nbgrader course written to {root} (exchange: {args.exchange}); run nbgrader there, "
+          f"e.g.\n  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
     return 0
 
 

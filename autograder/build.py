@@ -135,18 +135,20 @@ def instructor_notebook(chapter_name):
     return nb
 
 
-def write_nbgrader_course(root, chapters=CHAPTERS):
+def write_nbgrader_course(root, chapters=CHAPTERS, exchange=None):
     """Lay out an nbgrader course directory at `root`: config plus one source folder a chapter.
 
     Each assignment carries its own package copy next to the notebook: this chapter's and later
-    chapters' exercises are stubs, earlier chapters' are the reference code.
+    chapters' exercises are stubs, earlier chapters' are the reference code. `exchange` (a folder)
+    is written into the config as nbgrader's Exchange.root; None keeps nbgrader's default.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    settings = "" if exchange is None else f", exchange={str(Path(exchange).expanduser())!r}"
     (root / "nbgrader_config.py").write_text(
         "# The course's nbgrader settings live in autograder/nbgrader_settings.py.\n"
         "from autograder.nbgrader_settings import configure\n\n"
-        "configure(get_config())  # noqa: F821 (nbgrader defines get_config)\n"
+        f"configure(get_config(){settings})  # noqa: F821 (nbgrader defines get_config)\n"
     )
     for ch in chapters:
         index = CHAPTERS.index(ch)

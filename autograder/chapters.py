@@ -61,9 +61,13 @@ CHAPTERS = (
 
 
 def chapter(name):
-    """Look a chapter up by its assignment name (`ch01_edges`) or its number prefix (`ch01`)."""
+    """Look a chapter up by its assignment name (`ch01_edges`), its prefix (`ch01`) or its number
+    (`1`); a ValueError in one line listing the chapters otherwise."""
+    key = str(name).strip().lower()
+    if key.isdigit():
+        key = f"ch{int(key):02d}"
     for ch in CHAPTERS:
-        if name in (ch.name, ch.name.split("_")[0]):
+        if key in (ch.name, ch.name.split("_")[0]):
             return ch
-    known = ", ".join(ch.name for ch in CHAPTERS)
-    raise ValueError(f"unknown chapter {name!r}; known chapters: {known}")
+    known = ", ".join(f"{ch.name.split('_')[0]} ({ch.name})" for ch in CHAPTERS)
+    raise ValueError(f"unknown chapter {name!r}; the chapters are {known}")

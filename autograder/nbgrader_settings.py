@@ -26,9 +26,15 @@ def package_files():
     return sorted(f"cnnlab/{p.name}" for p in (REPO / "solutions" / "cnnlab").glob("*.py"))
 
 
-def configure(c, course_root=None):
+# Where nbgrader's release_assignment, submit and collect meet unless told otherwise.
+DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"
+
+
+def configure(c, course_root=None, exchange=None):
     os.environ["PATH"] = with_scripts_first(os.environ.get("PATH"))
     c.CourseDirectory.course_id = "cnnlab"
+    if exchange is not None:
+        c.Exchange.root = str(exchange)
     if course_root is not None:
         c.CourseDirectory.root = str(Path(course_root))
     c.Autograde.exclude_overwriting = {ch.name: package_files() for ch in CHAPTERS}

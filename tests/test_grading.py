@@ -134,3 +134,20 @@ def test_grade_command_prints_the_score_table(reference_copy):
     )
     assert "correlate2d          6/6     6.0 / 6.0" in done.stdout
     assert "total                       13.0 / 13.0  (100 %)" in done.stdout
+
+
+@pytest.mark.parametrize("name", ["ch9", "9", "edges", "ch01_edge"])
+def test_grade_command_names_the_chapters_for_a_bad_name(name):
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "ch01", name],
+                          capture_output=True, text=True, env=tool_env())
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"python -m autograder grade: unknown chapter {name!r}; the chapters are "
+        + ", ".join(f"{ch.name.split('_')[0]} ({ch.name})" for ch in CHAPTERS)]
+
+
+def test_grade_command_takes_a_chapter_number(reference_copy):
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "1", "--public", "--package",
+         str(reference_copy)], capture_output=True, text=True, check=True, env=tool_env())
+    assert "ch01_edges — graded" in done.stdout and "(100 %)" in done.stdout
