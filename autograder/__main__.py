@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 try:
     from tqdm import tqdm
@@ -36,6 +37,11 @@ def main(argv=None):
                    help=f"nbgrader's exchange folder, shared with the students "
                         f"(default: nbgrader's own, {DEFAULT_EXCHANGE})")
 
+    p = commands.add_parser("report", help="after nbgrader autograde: the trusted grades of an "
+                                           "assignment and the cells flagged as tampered with")
+    p.add_argument("assignment", help="e.g. ch01_edges")
+    p.add_argument("--course", default=".", help="the nbgrader course folder (default: here)")
+
     args = parser.parse_args(argv)
     if args.command == "grade":
         try:  # every name checked before the first progress bar starts
@@ -64,6 +70,12 @@ def main(argv=None):
         if len(names) > 1:
             print(f"course total: {total:g} / {top:g} points ({100 * total / max(top, 1):.0f} %)")
         return 0
+    if args.command == "report":
+        from .nbgrader_trusted import print_report
+
+        name = find_chapter(args.assignment).name
+        flagged = print_report(Path(args.course) / "trusted_grades" / name)
+        return 1 if flagged else 0
     from . import build as course_build  # needs jupytext/nbgrader: instructors only
 
     if args.command == "build":

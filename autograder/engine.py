@@ -21,6 +21,7 @@ and is missing, a worker that cannot start) raises GradingError: nothing is grad
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -239,17 +240,17 @@ def check(chapter, exercise, hidden=False, package=None):
     again with hidden=True to run every test of the exercise. Output goes to stdout only: nbgrader
     scores a cell that writes to stderr as 0.
 
-    During `nbgrader autograde` (NBGRADER_EXECUTION=autograde) the notebook's kernel runs the
-    public checks only: the score comes from the trusted side (autograder.nbgrader_trusted),
-    which regrades the package apart from the notebook and compares with this cell's value.
+    During `nbgrader autograde` (NBGRADER_EXECUTION=autograde) the notebook's kernel grades
+    nothing and returns 0.0: the score comes from the trusted side (autograder.nbgrader_trusted),
+    which regrades the package apart from the notebook, replaces this value and flags a cell that
+    returned another one. (0, not None: without TrustedGrade nbgrader would give no-output cells
+    full marks.)
     """
-    autograde = os.environ.get("NBGRADER_EXECUTION") == "autograde"
-    public_only = not hidden or autograde
-    report = grade(chapter, package=package, exercises=[exercise], public_only=public_only)
-    if hidden and autograde:
-        print(f"{exercise}: public checks, {report.points():g} points; the grading machine "
-              "runs every test apart from this notebook")
-    elif hidden:
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        print(f"{exercise}: graded by the grading machine, apart from this notebook")
+        return 0.0
+    report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden)
+    if hidden:
         print(f"{exercise}: all tests, {report.points():g} of {report.max_points():g} points")
     else:
         print(f"{exercise}: public checks, {report.points():g} of {report.max_points():g} points "

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .forbidden import forbidden_message, violations
 from .reference import load_reference
 from .remote import StudentError, StudentSession
 from .sandbox import GradingError, describe_isolation
@@ -65,6 +66,25 @@ def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
     _write({"event": "collected", "tests": [describe(i) for i in items]})
+    _shortcuts.clear()
+    package = config.getoption("package")
+    for module in dict.fromkeys(item.module for item in items):
+        declared = getattr(module, "FORBIDDEN", {})
+        every = {f for functions, _ in declared.values() for f in functions}
+        for exercise, (functions, forbidden) in declared.items():
+            calls = violations(package, functions, forbidden, others=every) if package else []
+            if calls:
+                _shortcuts[exercise] = forbidden_message(exercise, calls)
+
+
+_shortcuts = {}  # exercise -> why it earns nothing (a forbidden call in the student's source)
+
+
+def pytest_runtest_setup(item):
+    exercise, _ = grade_marker(item)
+    if exercise in _shortcuts:
+        item.user_properties.append(("shortcut", _shortcuts[exercise]))
+        pytest.fail(_shortcuts[exercise], pytrace=False)
 
 
 _report_path = None
@@ -105,7 +125,10 @@ def pytest_runtest_logreport(report):
         if report.failed:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash is not None else str(report.longrepr)
-            if getattr(report, "student_location", None):
+            shortcut = dict(report.user_properties).get("shortcut")
+            if shortcut:
+                message = shortcut
+            elif getattr(report, "student_location", None):
                 message += f"\n(raised at {report.student_location})"
         elif report.skipped:
             message = "skipped: a skipped test earns no points"

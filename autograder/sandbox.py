@@ -98,7 +98,9 @@ def worker_env(home, cache=None):
     return env
 
 
-def _bwrap_command(work, inner, cache=None):
+def bwrap_base():
+    """bwrap's namespaces (no network), uid/gid nobody, no capabilities, and a read-only view of
+    the system's libraries and the Python installation; /proc, /dev and a private /tmp."""
     command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL",
                "--uid", str(NOBODY), "--gid", str(NOBODY), "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -112,8 +114,11 @@ def _bwrap_command(work, inner, cache=None):
     for root in python_roots():
         if root != Path("/usr") and Path("/usr") not in root.parents:
             command += ["--ro-bind", str(root), str(root)]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--ro-bind", str(work / "grade"), INSIDE, "--chdir", "/tmp"]
+    return command + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+
+
+def _bwrap_command(work, inner, cache=None):
+    command = bwrap_base() + ["--ro-bind", str(work / "grade"), INSIDE, "--chdir", "/tmp"]
     if cache is not None:
         command += ["--bind", str(cache), "/numba-cache"]
     return command + inner

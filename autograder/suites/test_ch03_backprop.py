@@ -17,6 +17,20 @@ from autograder.feedback import assert_close, describe_array
 
 DTYPES = (np.float64, np.float32)
 
+# Calls each exercise must not make (autograder/forbidden.py checks the student's source): no
+# autograd, no library convolution or window views.
+LIBRARY_SHORTCUTS = ("torch", "scipy.signal", "scipy.ndimage", "numpy.lib.stride_tricks")
+FORBIDDEN = {exercise: (functions, LIBRARY_SHORTCUTS) for exercise, functions in {
+    "conv2d_backward_input": ("conv.conv2d_backward_input",),
+    "conv2d_backward_weight": ("conv.conv2d_backward_weight",),
+    "conv2d_backward_bias": ("conv.conv2d_backward_bias",),
+    "maxpool2d_forward": ("pooling.maxpool2d_forward",),
+    "maxpool2d_backward": ("pooling.maxpool2d_backward",),
+    "avgpool2d_forward": ("pooling.avgpool2d_forward",),
+    "avgpool2d_backward": ("pooling.avgpool2d_backward",),
+    "global_avgpool2d": ("pooling.global_avgpool2d_forward", "pooling.global_avgpool2d_backward"),
+}.items()}
+
 # The chapter's worked pooling example: a (1, 2, 4, 4) input, 2x2 windows, stride 2.
 WORKED_X = np.array([[
     [[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]],
