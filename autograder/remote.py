@@ -75,7 +75,7 @@ class StudentSession:
     def __init__(self, package, isolation=None, limits=None):
         self.package = package
         self.isolation = choose_isolation(isolation)
-        self.limits = limits or Limits()
+        self.limits = limits or Limits.from_env()
         self.worker = None
         self.generation = 0  # bumped at every worker replacement; handles of older ones are dead
         self.timed_out = {}  # path of a call that hung -> message (it is not waited for again)

@@ -55,12 +55,13 @@ class Limits:
     output_bytes: int = 64 << 10  # of the student's prints, kept for diagnostics
     package_bytes: int = 64 << 20  # largest package copied into the worker
 
-
-def _env_limits():
-    limits = Limits()
-    if "CNNLAB_CALL_TIMEOUT" in os.environ:
-        limits.call_seconds = float(os.environ["CNNLAB_CALL_TIMEOUT"])
-    return limits
+    @classmethod
+    def from_env(cls):
+        """The defaults; CNNLAB_CALL_TIMEOUT (seconds) sets the wall time of one call."""
+        limits = cls()
+        if os.environ.get("CNNLAB_CALL_TIMEOUT"):
+            limits.call_seconds = float(os.environ["CNNLAB_CALL_TIMEOUT"])
+        return limits
 
 
 def python_roots():
