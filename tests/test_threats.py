@@ -247,3 +247,161 @@ def test_a_symlink_to_the_solutions_is_not_followed(tmp_path):
 def test_grade_command_says_how_the_code_was_isolated(tmp_path):
     report = graded(submission(tmp_path), exercises=["correlate2d"], public_only=True)
     assert "your code ran in: bwrap sandbox" in report.table()
+
+
+# --- through nbgrader autograde ----------------------------------------------------------------
+
+CHECK_CELL = "check_correlate2d"
+
+
+def _add_cell_before(work, grade_id, source):
+    import json
+
+    path = work / "ch01_edges.ipynb"
+    nb = json.loads(path.read_text())
+    at = next(i for i, c in enumerate(nb["cells"])
+              if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    nb["cells"].insert(at, {"cell_type": "code", "execution_count": None, "metadata": {},
+                            "outputs": [], "source": source})
+    path.write_text(json.dumps(nb))
+
+
+def _append_init(work, code):
+    init = work / "cnnlab" / "__init__.py"
+    init.write_text(init.read_text() + "\n" + code)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """One ch01 course: an honest student and one cheat per row of the nbgrader column."""
+    from test_nbgrader_roundtrip import nbgrader, solve
+
+    from autograder import build
+    from autograder.chapters import CHAPTERS
+
+    chapter = CHAPTERS[0]
+    root = tmp_path_factory.mktemp("threats-nbgrader")
+    course, exchange, homes = root / "course", root / "exchange", root / "students"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    build.write_nbgrader_course(course, chapters=[chapter])
+    nbgrader("generate_assignment", chapter.name, "--force", cwd=course, exchange=exchange)
+    nbgrader("release_assignment", chapter.name, "--force", cwd=course, exchange=exchange)
+    ada_submitted = course / "submitted" / "ada" / chapter.name / "cnnlab" / "edges.py"
+    students = {
+        "ada": lambda work: solve(work / "cnnlab", set(chapter.functions)),
+        # A cell before the graded cell redefines check.
+        "eve": lambda work: _add_cell_before(work, CHECK_CELL,
+                                             "def check(*args, **kwargs):\n    return 6.0"),
+        # The package replaces the notebook's check when it is imported.
+        "fay": lambda work: _append_init(
+            work, "import __main__\n__main__.check = lambda *a, **k: 99.0\n"),
+        # The package prints the reference into the notebook (and so the feedback).
+        "gus": lambda work: _append_init(work, f'''
+for _path in [{str(SOLUTIONS / "conv.py")!r}, {str(SOLUTIONS / "edges.py")!r}]:
+    try:
+        print(open(_path).read())
+    except OSError as _error:
+        print("could not read", _error)
+'''),
+        # The package writes into another submission and the gradebook; a fake autograder.
+        "hal": lambda work: (_append_init(work, f'''
+for _path in [{str(ada_submitted)!r}, {str(course / "gradebook.db")!r}]:
+    try:
+        with open(_path, "a") as _f:
+            _f.write("planted")
+    except OSError as _error:
+        print("could not write", _error)
+'''), (work / "autograder").mkdir(), (work / "autograder" / "__init__.py").write_text(
+            "def check(*args, **kwargs):\n    return 6.0\n")),
+        "zed": lambda work: solve(work / "cnnlab", set(chapter.functions)),
+    }
+    for name, edit in students.items():
+        home = homes / name
+        home.mkdir(parents=True)
+        nbgrader("fetch_assignment", chapter.name, "--course=cnnlab", cwd=home, exchange=exchange)
+        edit(home / chapter.name)
+        nbgrader("submit", chapter.name, "--course=cnnlab", f"--student={name}", cwd=home,
+                 exchange=exchange)
+    nbgrader("collect", chapter.name, cwd=course, exchange=exchange)
+    ada_before = ada_submitted.read_bytes()
+    start = time.perf_counter()
+    nbgrader("autograde", chapter.name, "--create", "--CourseDirectory.student_id_exclude=zed",
+             cwd=course, exchange=exchange)
+    seconds = time.perf_counter() - start
+    nbgrader("generate_feedback", chapter.name, cwd=course, exchange=exchange)
+    nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", cwd=course,
+             exchange=exchange)
+    import csv
+
+    with open(root / "grades.csv") as f:
+        grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    print(f"threats autograde: {seconds:.0f} s for {len(students) - 1} submissions, {grades}")
+    return {"course": course, "exchange": exchange, "grades": grades, "chapter": chapter.name,
+            "ada_before": ada_before, "ada_submitted": ada_submitted}
+
+
+def test_nbgrader_gives_the_cheats_only_honest_points(course):
+    grades = course["grades"]
+    assert grades["ada"] == CH01_POINTS
+    assert grades["eve"] == grades["fay"] == grades["gus"] == grades["hal"] == 0
+
+
+def test_nbgrader_flags_the_tampered_cells_for_the_instructor(course):
+    import json
+    import subprocess
+    import sys
+
+    from autograder.processes import tool_env
+
+    folder = course["course"] / "trusted_grades" / course["chapter"]
+    flagged = {p.stem: json.loads(p.read_text())["flagged"] for p in folder.glob("*.json")}
+    cells = ["check_correlate2d", "check_convolve2d", "check_gradient_magnitude"]
+    assert flagged["ada"] == flagged["gus"] == []
+    assert flagged["eve"] == flagged["fay"] == cells
+    # hal's fake autograder/ is the kernel's `autograder` only where the real one is installed
+    # in site-packages (the kernel's working folder comes before site-packages, after PYTHONPATH).
+    assert flagged["hal"] in ([], cells)
+    done = subprocess.run([sys.executable, "-m", "autograder", "report", course["chapter"],
+                           "--course", str(course["course"])], capture_output=True, text=True,
+                          env=tool_env())
+    assert done.returncode == 1 and "of 5 submissions have cells" in done.stdout, done.stdout
+    assert "eve                       0 / 13    check_correlate2d, check_convolve2d" in done.stdout
+    feedback = (course["course"] / "feedback" / "eve" / course["chapter"]
+                / f"{course['chapter']}.html").read_text()
+    assert "returned 6.0" in feedback
+
+
+def test_nbgrader_feedback_leaks_no_solution(course):
+    for html in (course["course"] / "feedback").rglob("*.html"):
+        text = html.read_text()
+        assert "BEGIN SOLUTION" not in text and "_conv2d_forward_loops" not in text, html
+    gus = (course["course"] / "feedback" / "gus" / course["chapter"]
+           / f"{course['chapter']}.html").read_text()
+    assert "could not read" in gus
+
+
+def test_nbgrader_cheats_cannot_write_into_other_submissions_or_the_gradebook(course):
+    assert course["ada_submitted"].read_bytes() == course["ada_before"]
+    assert b"planted" not in (course["course"] / "gradebook.db").read_bytes()
+
+
+def test_nbgrader_autograde_without_the_reference_stops_and_grades_nothing(course, tmp_path):
+    import subprocess
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    from autograder.processes import tool_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", course["chapter"], "--student=zed",
+         f"--Exchange.root={course['exchange']}", "--log-level=WARN"],
+        cwd=course["course"], capture_output=True, text=True,
+        env=tool_env(CNNLAB_REFERENCE=str(tmp_path / "nowhere")))
+    assert done.returncode != 0
+    assert "reference package is not at" in done.stdout + done.stderr
+    assert not (course["course"] / "autograded" / "zed" / course["chapter"]).exists()
+    with Gradebook(f"sqlite:///{course['course'] / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(course["chapter"], "zed")
+        assert all(g.auto_score is None for nb in submission.notebooks for g in nb.grades)
