@@ -82,6 +82,7 @@ class StudentSession:
         self.counts = {}  # handle -> Remote objects holding it
         self.released = []
         self.starts = 0
+        self.kinds = {}  # path -> (type, module, callable) of the package's modules and functions
 
     def start(self):
         """Start a worker now (GradingError if none can start)."""
@@ -99,6 +100,7 @@ class StudentSession:
             self.generation += 1
             self.counts.clear()
             self.released.clear()
+            self.kinds.clear()
 
     def root(self):
         return Remote(self, None, ())
@@ -110,6 +112,7 @@ class StudentSession:
     def _lost(self, problem):
         worker, self.worker = self.worker, None
         self.generation += 1
+        self.kinds.clear()
         self.counts.clear()
         self.released.clear()
         status = worker.exit_status(1.0) if problem == "died" else ""
@@ -225,10 +228,14 @@ class Remote:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)  # no protocol probing (copy, pickle, numpy) of the worker
         path = (*self._path, name)
+        session = self._session
+        if self._h is None and path in session.kinds:  # known in this worker: no round trip
+            return Remote(session, None, path, *session.kinds[path])
         value = self._ask("get", path)
         if isinstance(value, Remote) and self._h is None and (value._module or value._callable):
             # A module or function of the package: name it by its path, valid in any worker.
-            return Remote(self._session, None, path, value._type, value._module, value._callable)
+            session.kinds[path] = (value._type, value._module, value._callable)
+            return Remote(session, None, path, *session.kinds[path])
         return value
 
     def __setattr__(self, name, value):
