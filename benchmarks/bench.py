@@ -1,15 +1,30 @@
-"""Speed of the reference kernels against NumPy/SciPy and PyTorch CPU, measured in one run.
+"""Speed of the reference package against PyTorch CPU, as one table.
 
-    python benchmarks/bench.py              # every case
-    python benchmarks/bench.py correlate2d  # cases whose name contains "correlate2d"
+    python benchmarks/bench.py                  # every case, all cores, 3 rounds
+    python benchmarks/bench.py conv 3x3         # cases whose name contains "conv" or "3x3"
+    python benchmarks/bench.py --threads 1 --rounds 5
+    python benchmarks/bench.py --reference /path/to/cnnlab   # another copy of the package
 
-Every (case, implementation) runs in its own Python process: Numba's and PyTorch's thread pools
-interfere when they share one. Each process reports its first call (which includes Numba's
-compilation or a cache load) and the best of several timed repeats; the table prints the ratios
-against cnnlab in the same run. Numbers depend on the machine: compare ratios, not seconds.
+Every implementation runs in its own Python process (Numba's, OpenBLAS's and PyTorch's thread
+pools must not compete), and the processes alternate: round 1 runs cnnlab then torch, round 2 again,
+and so on, so that a change in the machine's load hits both. Each process warms every case up,
+then times it several times; the table shows the median over all rounds. The thread counts are set
+in each process before anything runs: `numba.set_num_threads(T)` for cnnlab's kernels (its
+`parallel_for` runs them on that many threads), `threadpoolctl.threadpool_limits(T)` for the BLAS
+behind NumPy's `@` (cnnlab), and `torch.set_num_threads(T)` (torch), with T = --threads (default:
+every core). cnnlab calls BLAS from Python between its kernels, never from inside one, so at most
+T threads compute at any time. On a machine shared with other work, wall-clock ratios move with
+the load; `--threads 1 --cpu` compares CPU seconds of one thread, which the load hardly changes.
+
+GFLOP/s of a convolution count forward + backward as 3x the forward's 2 * N * O * OH * OW *
+(C / groups) * KH * KW; pooling counts one operation per window element and pass (forward, then
+backward). "vs torch" is torch's time over cnnlab's: > 1 means cnnlab is faster.
 """
 
+import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -19,189 +34,224 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _edges_inputs(size, k):
+def _conv(n, c, o, size, k, stride=1, groups=1, target=0.5):
+    padding = k // 2
+    out = (size + 2 * padding - k) // stride + 1
+    name = f"conv {k}x{k}/{stride} N={n} {c}->{o} {size}x{size}" + (
+        f" groups={groups}" if groups > 1 else "")
+    flops = 3 * 2 * n * o * out * out * (c // groups) * k * k
+    return name, dict(kind="conv", n=n, c=c, o=o, size=size, k=k, stride=stride,
+                      padding=padding, groups=groups), flops, target
+
+
+def _depthwise(n, c, size, target=1.5):
+    name = f"depthwise 3x3/1 N={n} C={c} {size}x{size}"
+    flops = 3 * 2 * n * c * size * size * 9
+    return name, dict(kind="depthwise", n=n, c=c, size=size), flops, target
+
+
+def _pool(kind, n, c, size, k, stride, target=0.7):
+    name = f"{kind}pool {k}x{k}/{stride} N={n} C={c} {size}x{size}"
+    out = (size - k) // stride + 1
+    return name, dict(kind=kind, n=n, c=c, size=size, k=k, stride=stride), \
+        2 * n * c * out * out * k * k, target
+
+
+# (name, parameters, operations of forward + backward, target ratio vs torch)
+CASES = [
+    # The four layers of issue 12.
+    _conv(32, 16, 16, 32, 3),
+    _conv(32, 64, 64, 16, 3),
+    _conv(16, 128, 128, 8, 3),
+    _conv(128, 64, 64, 8, 3),
+    # ResNet-18 on CIFAR-10 (32x32 inputs), a batch of 32: the stem, each stage's 3x3 layers and
+    # its stride-2 entry with the 1x1 shortcut.
+    _conv(32, 3, 64, 32, 3),
+    _conv(32, 64, 64, 32, 3),
+    _conv(32, 64, 128, 32, 3, stride=2),
+    _conv(32, 64, 128, 32, 1, stride=2),
+    _conv(32, 128, 128, 16, 3),
+    _conv(32, 128, 256, 16, 3, stride=2),
+    _conv(32, 128, 256, 16, 1, stride=2),
+    _conv(32, 256, 256, 8, 3),
+    _conv(32, 256, 512, 8, 3, stride=2),
+    _conv(32, 256, 512, 8, 1, stride=2),
+    _conv(32, 512, 512, 4, 3),
+    # MobileNet-sized depthwise layers (only if the package has chapter 4's cnnlab.depthwise).
+    _depthwise(32, 64, 32),
+    _depthwise(32, 128, 16),
+    # Pooling.
+    _pool("max", 32, 64, 32, 2, 2),
+    _pool("max", 8, 32, 64, 3, 2),
+    _pool("avg", 32, 64, 32, 2, 2),
+]
+
+
+def _inputs(p, dtype):
     import numpy as np
 
     rng = np.random.default_rng(0)
-    return rng.standard_normal((size, size)), rng.standard_normal((k, k))
+    if p["kind"] == "conv":
+        x = rng.standard_normal((p["n"], p["c"], p["size"], p["size"]))
+        w = rng.standard_normal((p["o"], p["c"] // p["groups"], p["k"], p["k"])) * 0.1
+        b = rng.standard_normal(p["o"])
+        return [a.astype(dtype) for a in (x, w, b)]
+    if p["kind"] == "depthwise":
+        x = rng.standard_normal((p["n"], p["c"], p["size"], p["size"]))
+        w = rng.standard_normal((p["c"], 1, 3, 3))
+        b = rng.standard_normal(p["c"])
+        return [a.astype(dtype) for a in (x, w, b)]
+    return [rng.standard_normal((p["n"], p["c"], p["size"], p["size"])).astype(dtype)]
 
 
-def _conv_inputs(n, c, o, size, k):
+def _cnnlab_step(ref, p):
+    """A zero-argument function running forward + backward with the reference package, or None
+    when the package does not have the case's functions."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    return rng.standard_normal((n, c, size, size)), rng.standard_normal((o, c, k, k))
+    arrays = _inputs(p, np.float32)
+    if p["kind"] == "conv":
+        conv, (x, w, b) = ref.conv, arrays
+        hyper = dict(stride=p["stride"], padding=p["padding"])
+        if p["groups"] > 1 and not hasattr(conv, "conv2d_backward_gemm"):
+            return None
+        backward = getattr(conv, "conv2d_backward_gemm", None) or conv.conv2d_backward
+        if p["groups"] > 1:
+            hyper["groups"] = p["groups"]
+
+        def step():
+            y = conv.conv2d_forward_gemm(x, w, b, **hyper)
+            return backward(y, x, w, **hyper)
+
+        return step
+    if p["kind"] == "depthwise":
+        if not (Path(ref.__file__).parent / "depthwise.py").exists():
+            return None
+        import importlib
+
+        depthwise = importlib.import_module(f"{ref.__name__}.depthwise")
+        x, w, b = arrays
+
+        def step():
+            y = depthwise.depthwise_conv2d_forward(x, w, b, padding=1)
+            return depthwise.depthwise_conv2d_backward(y, x, w, padding=1)
+
+        return step
+    pooling, (x,) = ref.pooling, arrays
+    forward = getattr(pooling, f"{p['kind']}pool2d_forward")
+    backward = getattr(pooling, f"{p['kind']}pool2d_backward")
+
+    def step():
+        y = forward(x, p["k"], p["stride"])
+        return backward(y, x, p["k"], p["stride"])
+
+    return step
 
 
-# case name -> {implementation: function(setup args) returning a zero-argument callable}
-CASES = {
-    "correlate2d 512x512 image, 3x3 kernel, same": {
-        "cnnlab": lambda: _cnnlab_edges(512, 3),
-        "scipy": lambda: _scipy_edges(512, 3),
-        "torch": lambda: _torch_edges(512, 3),
-    },
-    "correlate2d 256x256 image, 11x11 kernel, valid": {
-        "cnnlab": lambda: _cnnlab_edges(256, 11, "valid"),
-        "scipy": lambda: _scipy_edges(256, 11, "valid"),
-        "torch": lambda: _torch_edges(256, 11, "valid"),
-    },
-    "conv2d_forward N=8 C=16 O=32 32x32, 3x3, pad 1, float32": {
-        "cnnlab": lambda: _cnnlab_conv("conv2d_forward"),
-        "cnnlab-gemm": lambda: _cnnlab_conv("conv2d_forward_gemm"),
-        "numpy": lambda: _numpy_conv(),
-        "torch": lambda: _torch_conv("forward"),
-    },
-    "conv2d_backward N=8 C=16 O=32 32x32, 3x3, pad 1, float32": {
-        "cnnlab": lambda: _cnnlab_conv("conv2d_backward"),
-        "torch": lambda: _torch_conv("backward"),
-    },
-    "maxpool2d forward+backward 8x32x64x64, 3x3 stride 2, float32": {
-        "cnnlab": lambda: _cnnlab_pool(),
-        "torch": lambda: _torch_pool(),
-    },
-}
-
-CONV = dict(n=8, c=16, o=32, size=32, k=3)
-
-
-def _conv_arrays():
+def _torch_step(p):
     import numpy as np
-
-    x, w = _conv_inputs(**CONV)
-    x, w = x.astype(np.float32), w.astype(np.float32)
-    b = np.zeros(CONV["o"], np.float32)
-    return x, w, b
-
-
-def _cnnlab_conv(name):
-    from autograder.reference import load_reference
-
-    conv = load_reference().conv
-    x, w, b = _conv_arrays()
-    if name == "conv2d_backward":
-        dy = conv.conv2d_forward(x, w, b, padding=1)
-        return lambda: conv.conv2d_backward(dy, x, w, padding=1)
-    function = getattr(conv, name)
-    return lambda: function(x, w, b, padding=1)
-
-
-def _numpy_conv():
-    import numpy as np
-
-    x, w, b = _conv_arrays()
-
-    def forward():
-        xpad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-        windows = np.lib.stride_tricks.sliding_window_view(xpad, w.shape[2:], axis=(2, 3))
-        return np.einsum("nchwij,ocij->nohw", windows, w, optimize=True) + b[:, None, None]
-
-    return forward
-
-
-def _torch_conv(direction):
     import torch
 
-    x, w, b = (torch.from_numpy(a) for a in _conv_arrays())
-    if direction == "forward":
-        return lambda: torch.nn.functional.conv2d(x, w, b, padding=1)
-    x.requires_grad_(True)
-    w.requires_grad_(True)
-    b.requires_grad_(True)
-    y = torch.nn.functional.conv2d(x, w, b, padding=1)
-    dy = torch.ones_like(y)
-    return lambda: torch.autograd.grad(y, (x, w, b), dy, retain_graph=True)
+    F = torch.nn.functional
+    tensors = [torch.from_numpy(a).requires_grad_(True) for a in _inputs(p, np.float32)]
+    if p["kind"] == "conv":
+        hyper = dict(stride=p["stride"], padding=p["padding"], groups=p["groups"])
+        forward = lambda x, w, b: F.conv2d(x, w, b, **hyper)  # noqa: E731
+    elif p["kind"] == "depthwise":
+        forward = lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=p["c"])  # noqa: E731
+    else:
+        pool = F.max_pool2d if p["kind"] == "max" else F.avg_pool2d
+        forward = lambda x: pool(x, p["k"], p["stride"])  # noqa: E731
+
+    def step():
+        y = forward(*tensors)
+        return torch.autograd.grad(y, tensors, y.detach())
+
+    return step
 
 
-def _pool_input():
-    import numpy as np
+def measure(implementation, names, threads, repeats, reference):
+    """In a child process: (wall-clock, CPU) seconds of `repeats` runs of every case in `names`."""
+    if implementation == "torch":
+        import torch
 
-    return np.random.default_rng(0).standard_normal((8, 32, 64, 64)).astype(np.float32)
+        torch.set_num_threads(threads)
+        make = _torch_step
+    else:
+        import numba
+        from threadpoolctl import threadpool_limits
 
+        from autograder.reference import REFERENCE_NAME, load_package, load_reference
 
-def _cnnlab_pool():
-    from autograder.reference import load_reference
-
-    pooling = load_reference().pooling
-    x = _pool_input()
-
-    def run():
-        y = pooling.maxpool2d_forward(x, 3, 2)
-        return pooling.maxpool2d_backward(y, x, 3, 2)
-
-    return run
-
-
-def _torch_pool():
-    import torch
-
-    x = torch.from_numpy(_pool_input()).requires_grad_(True)
-
-    def run():
-        y = torch.nn.functional.max_pool2d(x, 3, 2)
-        return torch.autograd.grad(y, x, y.detach())
-
-    return run
-
-
-def _cnnlab_edges(size, k, mode="same"):
-    from autograder.reference import load_reference
-
-    edges = load_reference().edges
-    image, kernel = _edges_inputs(size, k)
-    return lambda: edges.correlate2d(image, kernel, mode)
+        numba.set_num_threads(threads)
+        threadpool_limits(threads)
+        # The name matters: Numba's cache of a package only loads under the name it was made with.
+        ref = load_package(reference, REFERENCE_NAME) if reference else load_reference()
+        make = lambda p: _cnnlab_step(ref, p)  # noqa: E731
+    times = {}
+    for name, params, _, _ in CASES:
+        if name not in names:
+            continue
+        step = make(params)
+        if step is None:
+            continue
+        step()  # compiles (or loads the cache)
+        step()
+        runs = []
+        for _ in range(repeats):
+            start, cpu = time.perf_counter(), time.process_time()
+            step()
+            runs.append((time.perf_counter() - start, time.process_time() - cpu))
+        times[name] = runs
+    return times
 
 
-def _scipy_edges(size, k, mode="same"):
-    import scipy.signal
-
-    image, kernel = _edges_inputs(size, k)
-    return lambda: scipy.signal.correlate2d(image, kernel, mode)
-
-
-def _torch_edges(size, k, mode="same"):
-    import torch
-
-    image, kernel = (torch.from_numpy(a)[None, None] for a in _edges_inputs(size, k))
-    if mode == "same":  # odd kernels only: symmetric padding equals SciPy's "same"
-        return lambda: torch.nn.functional.conv2d(image, kernel, padding=k // 2)
-    return lambda: torch.nn.functional.conv2d(image, kernel)
-
-
-def measure(case, implementation, repeats=7):
-    """Run in a child process: time one implementation of one case."""
-    make = CASES[case][implementation]
-    start = time.perf_counter()
-    run = make()
-    run()
-    first = time.perf_counter() - start
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return {"first_call": first, "best": best}
-
-
-def main(filters):
-    cases = [c for c in CASES if not filters or any(f in c for f in filters)]
-    print(f"{'case':<62} {'impl':<12} {'first call':>11} {'best':>10} {'vs cnnlab':>10}")
-    for case in cases:
-        results = {}
-        for implementation in CASES[case]:
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("filters", nargs="*", help="run the cases whose name contains one")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case and round")
+    parser.add_argument("--reference", default="", help="folder of the cnnlab package to time")
+    parser.add_argument("--cpu", action="store_true",
+                        help="compare CPU seconds of the process instead of wall-clock seconds: "
+                             "with --threads 1, a measure that a busy machine hardly changes")
+    args = parser.parse_args()
+    names = [c[0] for c in CASES if not args.filters or any(f in c[0] for f in args.filters)]
+    times = {"cnnlab": {}, "torch": {}}
+    for _ in range(args.rounds):
+        for implementation in times:
             out = subprocess.run(
-                [sys.executable, __file__, "--measure", case, implementation],
+                [sys.executable, __file__, "--measure", implementation, json.dumps(names),
+                 str(args.threads), str(args.repeats), args.reference],
                 capture_output=True, text=True, check=True,
             )
-            results[implementation] = json.loads(out.stdout.strip().splitlines()[-1])
-        base = results["cnnlab"]["best"]
-        for implementation, r in results.items():
-            print(f"{case:<62} {implementation:<12} {r['first_call'] * 1e3:9.1f}ms "
-                  f"{r['best'] * 1e3:8.2f}ms {base / r['best']:9.2f}x")
-    print("\n'vs cnnlab' > 1 means that implementation is faster than cnnlab's reference kernel.")
+            for name, runs in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                times[implementation].setdefault(name, []).extend(r[args.cpu] for r in runs)
+    clock = "CPU" if args.cpu else "wall-clock"
+    print(f"{args.threads} threads, {clock} time, medians of {args.rounds} rounds x "
+          f"{args.repeats} runs, float32, forward + backward\n")
+    print("| case | torch ms | torch GFLOP/s | cnnlab ms | cnnlab GFLOP/s | vs torch | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, _, flops, target in CASES:
+        if name not in names or name not in times["cnnlab"]:
+            continue
+        t_torch = statistics.median(times["torch"][name])
+        t_ours = statistics.median(times["cnnlab"][name])
+        ratio = t_torch / t_ours
+        print(f"| {name} | {t_torch * 1e3:.2f} | {flops / t_torch / 1e9:.1f} | "
+              f"{t_ours * 1e3:.2f} | {flops / t_ours / 1e9:.1f} | {ratio:.2f} | "
+              f"{'✓' if ratio >= target else '✗'} ≥ {target} |")
+    skipped = [n for n in names if n not in times["cnnlab"]]
+    if skipped:
+        print(f"\nnot in this package (skipped): {', '.join(skipped)}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--measure"]:
-        print(json.dumps(measure(sys.argv[2], sys.argv[3])))
+        implementation, names, threads, repeats, reference = sys.argv[2:7]
+        result = measure(implementation, json.loads(names), int(threads), int(repeats),
+                         reference)
+        print(json.dumps(result))
     else:
-        main(sys.argv[1:])
+        main()

@@ -34,6 +34,7 @@ CALLS = textwrap.dedent('''
     rng = np.random.default_rng(0)
     img, k = rng.standard_normal((7, 6)), rng.standard_normal((3, 2))
     x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), np.ones(4)
+    wd = rng.standard_normal((6, 1, 3, 3))  # depthwise, channel multiplier 2
     dy, dp = rng.standard_normal((2, 4, 4, 4)), rng.standard_normal((2, 3, 3, 3))
     results = [
         pkg.edges.correlate2d(img, k), pkg.edges.correlate2d(img, k, "same"),
@@ -43,6 +44,9 @@ CALLS = textwrap.dedent('''
         pkg.conv.col2im(pkg.conv.im2col(x, 3), (6, 6), 3), *pkg.conv.conv2d_backward(dy, x, w),
         pkg.pooling.maxpool2d_forward(x, 2), pkg.pooling.maxpool2d_backward(dp, x, 2),
         pkg.pooling.avgpool2d_forward(x, 2), pkg.pooling.avgpool2d_backward(dp, x, 2),
+        *pkg.conv.conv2d_backward_gemm(dy, x, w),
+        pkg.depthwise.depthwise_conv2d_forward(x, wd), *pkg.depthwise.depthwise_conv2d_backward(
+            rng.standard_normal((2, 6, 4, 4)), x, wd),
     ]
     unused = [
         f"{module}.{attr}" for module in pkg.__all__

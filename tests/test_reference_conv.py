@@ -605,3 +605,149 @@ def test_every_combination_of_int_and_pair_hyperparameters(ref):
         a = ref.conv.conv2d_forward(x, w, stride=s, padding=p, dilation=d)
         b = ref.conv.conv2d_forward(x, w, stride=(s, s), padding=[p, p], dilation=(d, d))
         np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# The fast path: conv2d_forward_gemm and conv2d_backward_gemm with groups, thread counts
+# ----------------------------------------------------------------------------------------------
+
+
+def _grouped_configs(seed, count=N_CONFIGS):
+    """`_configs` with groups = 1, 2, 3 in turn (C and O become multiples of groups)."""
+    for index, (rng, cfg) in enumerate(_configs(seed, count)):
+        groups = 1 + index % 3
+        yield rng, dict(cfg, C=groups * cfg["C"], O=groups * cfg["O"], groups=groups)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gemm_forward_and_backward_match_torch_with_groups(ref, dtype):
+    """conv2d_forward_gemm against F.conv2d, conv2d_backward_gemm against autograd, groups 1-3."""
+    for rng, cfg in _grouped_configs(21):
+        g = cfg["groups"]
+        x = rng.standard_normal((cfg["N"], cfg["C"], cfg["H"], cfg["W"])).astype(dtype)
+        w = rng.standard_normal((cfg["O"], cfg["C"] // g, cfg["KH"], cfg["KW"])).astype(dtype)
+        b = rng.standard_normal(cfg["O"]).astype(dtype)
+        xt, wt, bt = (_t(a).requires_grad_() for a in (x, w, b))
+        yt = F.conv2d(xt, wt, bt, **_hp(cfg), groups=g)
+        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        yt.backward(_t(dy))
+        what = f"{_describe(cfg, dtype)}, groups={g}"
+        got = ref.conv.conv2d_forward_gemm(x, w, b, **_hp(cfg), groups=g)
+        _assert_close(got, yt.detach().numpy(), dtype, f"forward, {what}")
+        dx, dw, db = ref.conv.conv2d_backward_gemm(dy, x, w, **_hp(cfg), groups=g)
+        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
+        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
+        _assert_close(db, bt.grad.numpy(), dtype, f"db, {what}")
+
+
+def test_gemm_on_network_sized_layers(ref):
+    """Layers of a real network (ResNet/MobileNet shapes, a batch) in float32, against torch."""
+    rng = np.random.default_rng(22)
+    for n, c, o, size, k, stride, groups in [(4, 16, 32, 16, 3, 1, 1), (3, 32, 64, 8, 3, 2, 1),
+                                             (5, 24, 48, 9, 1, 2, 1), (4, 32, 32, 12, 3, 1, 32),
+                                             (2, 12, 18, 10, 5, 1, 3)]:
+        x = rng.standard_normal((n, c, size, size)).astype(np.float32)
+        w = rng.standard_normal((o, c // groups, k, k)).astype(np.float32)
+        hp = dict(stride=stride, padding=k // 2, groups=groups)
+        xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
+        yt = F.conv2d(xt, wt, **hp)
+        dy = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
+        yt.backward(_t(dy))
+        what = f"x {x.shape}, w {w.shape}, {hp}"
+        _assert_close(ref.conv.conv2d_forward_gemm(x, w, **hp), yt.detach().numpy(), np.float32,
+                      what)
+        dx, dw, _ = ref.conv.conv2d_backward_gemm(dy, x, w, **hp)
+        _assert_close(dx, xt.grad.numpy(), np.float32, f"dx, {what}")
+        _assert_close(dw, wt.grad.numpy(), np.float32, f"dw, {what}")
+
+
+def test_results_do_not_depend_on_the_thread_count(ref):
+    """Every kernel runs on 1 and on 2 threads (Numba's count for cnnlab's own kernels, and
+    threadpoolctl's for BLAS): the Numba kernels give identical results (each output is computed
+    by one thread in a fixed order), the BLAS products equal ones within float32 rounding (OpenBLAS
+    may sum in another order on another number of threads)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    conv, pooling = ref.conv, ref.pooling
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((5, 8, 11, 10)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    w1 = rng.standard_normal((6, 8, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((5, 6, 11, 10)).astype(np.float32)
+    dyp = rng.standard_normal((5, 8, 5, 4)).astype(np.float32)
+    exact = {
+        "conv2d_forward": lambda: conv.conv2d_forward(x, w1, padding=1),
+        "conv2d_backward": lambda: conv.conv2d_backward(dy, x, w1, padding=1),
+        "im2col": lambda: conv.im2col(x, 3, padding=1),
+        "maxpool2d": lambda: (pooling.maxpool2d_forward(x, 3, 2),
+                              pooling.maxpool2d_backward(dyp, x, 3, 2)),
+        "avgpool2d": lambda: (pooling.avgpool2d_forward(x, 3, 2),
+                              pooling.avgpool2d_backward(dyp, x, 3, 2)),
+    }
+    blas = {
+        "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
+        "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
+    }
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            with threadpool_limits(threads):
+                results.append({name: f() for name, f in {**exact, **blas}.items()})
+    finally:
+        numba.set_num_threads(before)
+    def arrays(result):
+        return result if isinstance(result, tuple) else (result,)
+
+    for name in {**exact, **blas}:
+        for one, two in zip(arrays(results[0][name]), arrays(results[1][name]), strict=True):
+            if name in exact:
+                np.testing.assert_array_equal(one, two, err_msg=name)
+            else:
+                np.testing.assert_allclose(one, two, rtol=1e-5,
+                                           atol=1e-5 * np.abs(one).max(), err_msg=name)
+
+
+def test_parallel_for_covers_the_range_once_and_raises(ref):
+    import importlib
+
+    parallel = importlib.import_module(f"{ref.__name__}._parallel")
+    for count in (0, 1, 2, 3, 7, 100):
+        seen = np.zeros(count, int)
+
+        def body(start, stop, seen=seen):
+            seen[start:stop] += 1
+
+        parallel.parallel_for(count, body)
+        np.testing.assert_array_equal(seen, np.ones(count, int), err_msg=f"count {count}")
+
+    def failing(start, stop):
+        if stop == 10:
+            raise NotImplementedError("a stub")
+
+    with pytest.raises(NotImplementedError, match="a stub"):
+        parallel.parallel_for(10, failing)
+
+
+def test_groups_bad_inputs_raise(ref):
+    conv = ref.conv
+    x, w = np.zeros((2, 6, 5, 5)), np.zeros((4, 3, 3, 3))
+    dy = np.zeros((2, 4, 3, 3))
+    calls = (lambda **kw: conv.conv2d_forward_gemm(x, w, **kw),
+             lambda **kw: conv.conv2d_backward_gemm(dy, x, w, **kw))
+    for call in calls:
+        call(groups=2)  # fine: 6 channels and 4 filters in 2 groups, 3 channels per filter
+        with pytest.raises(ValueError, match=r"groups=0 must be >= 1"):
+            call(groups=0)
+        with pytest.raises(TypeError, match="groups must be an int"):
+            call(groups=2.0)
+        with pytest.raises(TypeError, match="groups must be an int"):
+            call(groups=True)
+        with pytest.raises(ValueError, match=r"groups=3 must .* divide .*\(6\).*\(4\)"):
+            call(groups=3)  # divides the 6 channels, not the 4 filters
+        with pytest.raises(ValueError, match=rf"{_shape(w.shape)}.*{_shape(x.shape)}.*groups=1"):
+            call()  # groups=1 needs 6 channels per filter
+    with pytest.raises(ValueError, match=rf"{_shape((2, 4, 3, 3))}.*{_shape((2, 4, 5, 5))}"):
+        conv.conv2d_backward_gemm(np.zeros((2, 4, 5, 5)), x, w, groups=2)

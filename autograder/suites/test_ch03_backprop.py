@@ -1,5 +1,6 @@
-"""Grading suite of chapter 3, backpropagation: the three gradients of a convolution, max and
-average pooling forward and backward, global average pooling.
+"""Grading suite of chapter 3, backpropagation: the three gradients of a convolution (loops, and
+as matrix products with groups), max and average pooling forward and backward, global average
+pooling.
 
 Public checks use the chapter's worked examples, SciPy and numerical gradients (central
 differences, as in the given `cnnlab.gradcheck`) of forward passes written here in NumPy, so that
@@ -341,6 +342,127 @@ def test_conv2d_backward_bias_random(student, reference):
             expected = reference.conv.conv2d_backward_bias(dy)
             got = student.conv.conv2d_backward_bias(dy)
             assert_close(got, expected, f"conv2d_backward_bias(dy {describe_array(dy)})")
+
+
+# --- conv2d_backward_gemm ------------------------------------------------------------------
+
+# Public cases of the GEMM backward: (x shape, w shape, hyper-parameters, groups).
+GEMM_CHECKS = (
+    *((x_shape, w_shape, hyper, 1) for x_shape, w_shape, hyper in CONV_CHECKS),
+    ((2, 4, 6, 5), (6, 2, 3, 3), dict(stride=1, padding=1, dilation=1), 2),
+    ((1, 6, 7, 7), (3, 2, 3, 2), dict(stride=2, padding=(1, 0), dilation=1), 3),
+    ((2, 3, 6, 6), (6, 1, 3, 3), dict(stride=1, padding=1, dilation=(2, 1)), 3),  # depthwise
+)
+
+
+def numpy_grouped_conv2d(x, w, b=None, groups=1, **hyper):
+    """`numpy_conv2d` of every group of channels with its group of filters, concatenated."""
+    cg, og = x.shape[1] // groups, w.shape[0] // groups
+    return np.concatenate([
+        numpy_conv2d(x[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og],
+                     None if b is None else b[g * og:(g + 1) * og], **hyper)
+        for g in range(groups)], axis=1)
+
+
+def gemm_cases(seed, count, dtype):
+    """`conv_cases` with groups = 1, 2, 3 in turn: C and O become groups times larger."""
+    rng = np.random.default_rng(seed + 1000)
+    for index, (x, w, dy, hyper) in enumerate(conv_cases(seed, count, dtype)):
+        groups = 1 + index % 3
+        (n, c, h, wd), (o, _, kh, kw) = x.shape, w.shape
+        x = rng.standard_normal((n, groups * c, h, wd)).astype(dtype)
+        w = rng.standard_normal((groups * o, c, kh, kw)).astype(dtype)
+        dy = rng.standard_normal((n, groups * o, *dy.shape[2:])).astype(dtype)
+        yield x, w, dy, hyper, groups
+
+
+def gemm_call(dy, x, w, hyper, groups):
+    """'conv2d_backward_gemm(dy 1x2x3x3 float64, x ..., w ..., stride=2, ..., groups=2)'"""
+    return (f"conv2d_backward_gemm(dy {describe_array(dy)}, x {describe_array(x)}, "
+            f"w {describe_array(w)}, {hyper_text(hyper)}, groups={groups})")
+
+
+def gemm_hint(name, w_shape, hyper, groups):
+    """What a wrong `name` (dx, dw or db) of conv2d_backward_gemm most likely got wrong."""
+    (kh, kw), (sh, sw), (dh, dw) = w_shape[2:], _pair(hyper["stride"]), _pair(hyper["dilation"])
+    if groups > 1 and name != "db":
+        return (f"with groups={groups}, filters g*O/G ... (g+1)*O/G - 1 see only the channels "
+                "g*C/G ... (g+1)*C/G - 1: take x, w and dy group by group, and put group g's dx "
+                "into its own channels and its dw into its own filters")
+    if name == "dx" and (dh * (kh - 1) + 1 > sh or dw * (kw - 1) + 1 > sw):
+        return ("here windows overlap: a pixel under several windows receives the sum of their "
+                "gradients, so col2im must add (+=) the columns, not assign (=) them")
+    if name == "dx":
+        return ("dcols = W^T @ dY: (C*KH*KW, O) @ (O, OH*OW) for every image, then "
+                "dx = col2im(dcols, (H, W), (KH, KW), stride, padding, dilation)")
+    if name == "dw":
+        return ("dW = dY @ cols^T: (O, OH*OW) @ (OH*OW, C*KH*KW) summed over the images, then "
+                "reshaped to w's shape (O, C, KH, KW); a transposed product gives (C*KH*KW, O), "
+                "which reshapes without an error but mixes up the weights")
+    return "db is dy summed over the images and the pixels, one value per filter"
+
+
+def check_gemm(got, expected, call, w_shape, hyper, groups, **tolerances):
+    """Compare the (dx, dw, db) of conv2d_backward_gemm, with a hint for the first wrong one."""
+    if not (isinstance(got, tuple) and len(got) == 3):
+        raise AssertionError(f"{call} must return a tuple (dx, dw, db), got {type(got).__name__}")
+    for name, mine, theirs in zip(("dx", "dw", "db"), got, expected, strict=True):
+        try:
+            assert_close(mine, theirs, f"{call}: {name}", **tolerances)
+        except AssertionError as error:
+            hint = gemm_hint(name, w_shape, hyper, groups)
+            raise AssertionError(f"{error}\n  hint: {hint}") from None
+
+
+@pytest.mark.public
+@pytest.mark.grade("conv2d_backward_gemm", points=1)
+def test_conv2d_backward_gemm_worked_example(student):
+    """the hand-derived example; the same layer as two groups of one channel"""
+    expected = (np.array([[[[1, 1, -2], [5, 5, -4], [6, 8, 0]]]], dtype=np.float64),
+                np.array([[[[7, 9], [13, 15]]]], dtype=np.float64), np.array([2.0]))
+    hyper = {"stride": 1, "padding": 0, "dilation": 1}
+    got = student.conv.conv2d_backward_gemm(CONV_DY, CONV_X, CONV_W)
+    check_gemm(got, expected, "conv2d_backward_gemm(dy [[1,-1],[2,0]], x 1..9 (3x3), "
+               "w [[1,2],[3,4]]) (worked example)", CONV_W.shape, hyper, 1)
+    # Two copies of the example side by side as two groups: each group its own worked example.
+    x2, w2 = np.concatenate([CONV_X, -CONV_X], 1), np.concatenate([CONV_W, 2 * CONV_W])
+    dy2 = np.concatenate([CONV_DY, CONV_DY], 1)
+    expected2 = (np.concatenate([expected[0], 2 * expected[0]], 1),
+                 np.concatenate([expected[1], -expected[1]]), np.array([2.0, 2.0]))
+    got = student.conv.conv2d_backward_gemm(dy2, x2, w2, groups=2)
+    check_gemm(got, expected2, "conv2d_backward_gemm(worked example and its negative as two "
+               "groups, groups=2)", w2.shape, hyper, 2)
+
+
+@pytest.mark.public
+@pytest.mark.grade("conv2d_backward_gemm", points=1)
+def test_conv2d_backward_gemm_numerical_gradient(student):
+    """dx, dw, db agree with central differences (stride, padding, dilation, groups)"""
+    rng = np.random.default_rng(6)
+    for x_shape, w_shape, hyper, groups in GEMM_CHECKS:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        b = rng.standard_normal(w_shape[0])
+        dy = rng.standard_normal(numpy_grouped_conv2d(x, w, b, groups, **hyper).shape)
+
+        def forward(x=x, w=w, b=b, h=hyper, g=groups):
+            return numpy_grouped_conv2d(x, w, b, g, **h)
+
+        expected = (numerical_grad(student, lambda x: forward(x=x), x, dy),
+                    numerical_grad(student, lambda w: forward(w=w), w, dy),
+                    numerical_grad(student, lambda b: forward(b=b), b, dy))
+        got = student.conv.conv2d_backward_gemm(dy, x, w, **hyper, groups=groups)
+        check_gemm(got, expected, gemm_call(dy, x, w, hyper, groups) + " vs central differences",
+                   w_shape, hyper, groups, **NUMERICAL)
+
+
+@pytest.mark.grade("conv2d_backward_gemm", points=1)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_conv2d_backward_gemm_random(student, reference, dtype):
+    """random cases with groups 1-3: overlapping windows, padding, stride > kernel, dilation"""
+    for x, w, dy, hyper, groups in gemm_cases(60 + DTYPES.index(dtype), 45, dtype):
+        expected = reference.conv.conv2d_backward_gemm(dy, x, w, **hyper, groups=groups)
+        got = student.conv.conv2d_backward_gemm(dy, x, w, **hyper, groups=groups)
+        check_gemm(got, expected, gemm_call(dy, x, w, hyper, groups), w.shape, hyper, groups)
 
 
 # --- maxpool2d_forward ---------------------------------------------------------------------

@@ -4,16 +4,18 @@ Layout is NCHW like PyTorch; every public function behaves like its PyTorch/SciP
 Modules are named after the chapters' ideas:
 
 - `cnnlab.edges`       chapter 1, edge detection: 2-D correlation/convolution, Sobel, Prewitt
-- `cnnlab.arithmetic`  chapter 2, output sizes, parameters, FLOPs, receptive fields
-- `cnnlab.conv`        chapters 2-3, multi-channel convolution forward/backward, im2col
+- `cnnlab.arithmetic`  chapters 2 and 4, output sizes, parameters, FLOPs, receptive fields
+- `cnnlab.conv`        chapters 2-4, multi-channel (and grouped) convolution forward/backward,
+                       im2col
 - `cnnlab.pooling`     chapter 3, max/average pooling forward/backward
 - `cnnlab.gradcheck`   chapter 3, numerical gradient checking
+- `cnnlab.depthwise`   chapter 4, 1x1 (pointwise), depthwise and depthwise-separable convolutions
 - `cnnlab.plots`       annotated heatmaps of small arrays, for the notebooks
 """
 
 import importlib
 
-__all__ = ["arithmetic", "conv", "edges", "gradcheck", "plots", "pooling"]
+__all__ = ["arithmetic", "conv", "depthwise", "edges", "gradcheck", "plots", "pooling"]
 
 
 def __getattr__(name):

@@ -1004,6 +1004,11 @@ for name, (channels, size) in [("conv1_2", (64, 224)), ("conv3_2", (256, 56)),
 # 3. if `b` is not None, add it to every position of its filter (`b[:, None]` broadcasts over
 #    the OH·OW columns);
 # 4. return the result reshaped to (N, O, OH, OW). No Python loops.
+#
+# The function also takes `groups=1` (PyTorch's grouped convolution, used from chapter 3 on); the
+# checks of this chapter use the default, so your version may ignore it. The reference solution
+# goes further for speed: it lays the windows of the whole batch out channels-last as the rows of
+# one matrix (`_im2row_kernel`, an optional stub) and does one product for the whole batch.
 
 # %% nbgrader={"grade": true, "grade_id": "check_conv2d_forward_gemm", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # Public checks of your conv2d_forward_gemm; the hidden tests of this cell grade it on many random cases.

@@ -29,6 +29,7 @@
 # | `conv.py` | `_conv2d_backward_input` | $\partial L / \partial x$ of a convolution | 4 |
 # | `conv.py` | `_conv2d_backward_weight` | $\partial L / \partial w$ | 4 |
 # | `conv.py` | `_conv2d_backward_bias` | $\partial L / \partial b$ | 2 |
+# | `conv.py` | `conv2d_backward_gemm` | all three, as matrix products, with groups | 4 |
 # | `pooling.py` | `_maxpool2d_forward_kernel` | max pooling | 3 |
 # | `pooling.py` | `_maxpool2d_backward_kernel` | its gradient | 4 |
 # | `pooling.py` | `_avgpool2d_forward_kernel` | average pooling | 3 |
@@ -44,6 +45,8 @@
 # %%
 # %load_ext autoreload
 # %autoreload 2
+
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -608,6 +611,120 @@ errors = gradcheck.gradcheck(
 ### END SOLUTION
 print(errors)
 assert max(errors.values()) < 1e-5, "a relative error this large means a wrong gradient"
+
+# %% [markdown]
+# ### 5.4 The backward pass as matrix products
+#
+# Chapter 2 computed the forward pass of image $n$ as one matrix product,
+# $Y_n = W_\text{mat} \cdot \text{cols}_n$: the filters as an (O, C·KH·KW) matrix times the
+# (C·KH·KW, OH·OW) im2col matrix of the image. The gradients of a product $Y = A B$ are again
+# products: $y_{ol} = \sum_k a_{ok} b_{kl}$, so $\partial L / \partial a_{ok} = \sum_l \delta_{ol}
+# b_{kl}$ and $\partial L / \partial b_{kl} = \sum_o a_{ok} \delta_{ol}$, that is
+# $dA = \delta \cdot B^\top$ and $dB = A^\top \cdot \delta$. For the convolution, with
+# $\delta_n$ = `dy[n]` as an (O, OH·OW) matrix:
+#
+# $$dW_\text{mat} = \sum_n \delta_n \cdot \text{cols}_n^\top, \qquad
+#   d\text{cols}_n = W_\text{mat}^\top \cdot \delta_n, \qquad dx = \text{col2im}(d\text{cols}).$$
+#
+# The weights are shared by every image, so their gradient sums over the batch. im2col *copied*
+# every pixel into each column whose window covers it; the gradient of a copy adds the gradients of
+# all the copies back onto the original, which is exactly what your `col2im` of chapter 2 does
+# with its `+=`: col2im is the transpose of im2col. The bias gradient is the sum of `dy`, as before.
+#
+# **Groups.** A convolution with `groups=G` is G convolutions side by side: the C channels split
+# into G groups of C/G, the O filters into G groups of O/G, and filter group $g$ sees only channel
+# group $g$, so `w` has shape (O, C/G, KH, KW) (PyTorch's `groups`; `groups=C` is the depthwise
+# convolution of chapter 4). Its gradients are those of each group, put side by side.
+#
+# **Your task**, in `cnnlab/conv.py`:
+#
+# ```python
+# conv.conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1) -> (dx, dw, db)
+# ```
+#
+# After the given lines (validation, one common dtype; `KH, KW` are ready, `stride`, `padding`,
+# `dilation` are (h, w) pairs, `groups` an int dividing C and O), for each group `g` of
+# `Cg = C // groups` channels and `Og = O // groups` filters:
+#
+# 1. `cols = im2col(x[:, g*Cg:(g+1)*Cg], (KH, KW), stride, padding, dilation)`, shape
+#    (N, Cg·KH·KW, OH·OW), and `dyg = dy[:, g*Og:(g+1)*Og]` reshaped to (N, Og, OH·OW);
+# 2. `dyg @ cols.transpose(0, 2, 1)` is (N, Og, Cg·KH·KW): sum it over the images and reshape it to
+#    (Og, Cg, KH, KW), the group's `dw`;
+# 3. `dcols = wg.T @ dyg` with `wg` the group's filters as an (Og, Cg·KH·KW) matrix, then
+#    `col2im(dcols, (H, W), (KH, KW), stride, padding, dilation)` is the group's `dx`;
+# 4. put the groups' `dx` side by side along the channels and their `dw` along the filters
+#    (`np.concatenate`); `db = dy.sum(axis=(0, 2, 3))`. Return `(dx, dw, db)`.
+#
+# No loop over images or pixels; a loop over the groups is fine. The reference solution does the
+# same products with the windows of the whole batch laid out channels-last as the rows of one
+# matrix per group (`_im2row_kernel`, and `_row2im_kernel`, its col2im), one product per group
+# for the whole batch: several times faster on small images, and not needed for full marks (the
+# stub of `_row2im_kernel` is yours to fill in too if you want the speed).
+
+# %% nbgrader={"grade": true, "grade_id": "check_conv2d_backward_gemm", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# Public checks of your conv2d_backward_gemm; the hidden tests of this cell grade it on many random cases.
+hidden = False
+### BEGIN HIDDEN TESTS
+hidden = True
+### END HIDDEN TESTS
+check("ch03_backprop", "conv2d_backward_gemm", hidden=hidden)
+
+# %% [markdown]
+# The matrix products against your loops of Section 5, and two groups against two separate
+# layers:
+
+# %%
+for mine, loops in zip(conv.conv2d_backward_gemm(dy, x, w), conv.conv2d_backward(dy, x, w),
+                       strict=True):
+    print(f"{str(mine.shape):16} GEMM equals loops: {np.allclose(mine, loops)}")
+x_two = np.concatenate([x, 2 * x], axis=1)  # two groups of channels, two groups of filters
+w_two, dy_two = np.concatenate([w, -w]), np.concatenate([dy, dy], axis=1)
+dx_two, dw_two, _ = conv.conv2d_backward_gemm(dy_two, x_two, w_two, groups=2)
+dx_1, dw_1, _ = conv.conv2d_backward(dy, x, w)
+dx_2, dw_2, _ = conv.conv2d_backward(dy, 2 * x, -w)
+print("groups=2 is two layers side by side:", np.allclose(dx_two, np.concatenate([dx_1, dx_2], 1)),
+      np.allclose(dw_two, np.concatenate([dw_1, dw_2])))
+
+# %% [markdown]
+# **The race.** Forward and backward of one layer of a small network (16 images of 16×16, 32
+# channels in and out, 3×3, padding 1, float32): your loops against the matrix products, and
+# PyTorch if it is installed. Each is run once to compile (or warm up), then timed 5 times; the
+# median counts. Your kernels run on every core (as many threads as `numba.get_num_threads()`). Your numbers depend on the machine and on what else runs on it.
+
+# %%
+def median_time(function, repeat=5):
+    """Median seconds of `repeat` runs of function(), after one untimed warm-up run."""
+    function()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+rng_race = np.random.default_rng(5)
+x_race = rng_race.standard_normal((16, 32, 16, 16)).astype(np.float32)
+w_race = (0.1 * rng_race.standard_normal((32, 32, 3, 3))).astype(np.float32)
+dy_race = rng_race.standard_normal((16, 32, 16, 16)).astype(np.float32)
+race = {
+    "loops": lambda: (conv.conv2d_forward(x_race, w_race, padding=1),
+                      conv.conv2d_backward(dy_race, x_race, w_race, padding=1)),
+    "matrix products": lambda: (conv.conv2d_forward_gemm(x_race, w_race, padding=1),
+                                conv.conv2d_backward_gemm(dy_race, x_race, w_race, padding=1)),
+}
+try:
+    import torch
+
+    xt, wt = torch.from_numpy(x_race).requires_grad_(), torch.from_numpy(w_race).requires_grad_()
+    race["PyTorch"] = lambda: torch.autograd.grad(
+        torch.nn.functional.conv2d(xt, wt, padding=1), (xt, wt), torch.from_numpy(dy_race))
+except ImportError:
+    pass
+race_flops = 3 * 2 * 16 * 32 * 16 * 16 * 32 * 9  # forward + backward: 3x the forward's
+for label, function in race.items():
+    seconds = median_time(function)
+    print(f"{label:16} {1e3 * seconds:8.1f} ms  {race_flops / seconds / 1e9:6.1f} GFLOP/s")
 
 # %% [markdown]
 # ## 6. Max pooling
@@ -1177,12 +1294,10 @@ for name, images in [("noise", noise), ("photo crops", crops)]:
 #
 # ### Exercises
 #
-# 1. **Backward with im2col.** Chapter 2 wrote the forward pass as one matrix product,
-#    $Y = W_\text{mat} \cdot \text{cols}$. Derive both gradients as matrix products,
-#    $\partial L / \partial W_\text{mat} = \delta_\text{mat} \cdot \text{cols}^\top$ (summed over
-#    the batch) and $\partial L / \partial \text{cols} = W_\text{mat}^\top \delta_\text{mat}$,
-#    then use `conv.col2im` to fold the latter back into $\partial L / \partial x$. Compare with
-#    `conv.conv2d_backward`, with stride and padding too. Why is `col2im` the right fold?
+# 1. **Backward with less memory.** Your `conv2d_backward_gemm` holds the columns of the whole
+#    batch at once: C·KH·KW times the input's memory. Compute `dw` and `dx` block of images by
+#    block of images instead, and measure time and peak memory against the block size. Which
+#    block size keeps the columns in the processor's cache?
 # 2. **Recorded max IDs.** Write a NumPy max pooling that returns the flat index of each window's
 #    winner along with the output, and a backward pass that uses them. Show that
 #    `dx.flat[ids] += dy` fails on AlexNet's 3×3, stride-2 pooling and that `np.add.at` fixes it.

@@ -1,5 +1,9 @@
 """Convolution arithmetic: output sizes, parameter counts, FLOPs, memory and receptive fields.
 
+Chapter 2 counts standard and grouped layers (`groups`: 1 for a standard convolution, C for a
+depthwise one); chapter 4 adds the depthwise-separable layer (`separable_conv_params`,
+`separable_conv_macs`).
+
 Everything here is plain Python integer arithmetic (no Numba): it is what you compute on paper
 before building a network. The conventions are PyTorch's (`torch.nn.Conv2d`,
 `torch.nn.ConvTranspose2d`): sizes round down, so a kernel that does not tile the padded input
@@ -218,6 +222,72 @@ def conv_flops(
     return 2 * conv_macs(
         input_size, in_channels, out_channels, kernel_size, stride, padding, dilation, groups
     )
+
+
+def separable_conv_params(in_channels, out_channels, kernel_size, depth_multiplier=1, bias=True):
+    """Learnable parameters of a depthwise-separable convolution (chapter 4): a depthwise layer,
+    then a pointwise (1x1) layer.
+
+    Inputs:
+    - in_channels: int C >= 1.
+    - out_channels: int O >= 1, the outputs of the pointwise layer.
+    - kernel_size: int K or pair (KH, KW), the depthwise kernel.
+    - depth_multiplier: int M >= 1, depthwise filters per input channel (C * M channels between
+      the two layers).
+    - bias: bool, whether both layers have biases.
+
+    Returns an int: the depthwise layer's C * M * KH * KW weights (a convolution with groups=C)
+    plus the pointwise layer's O * C * M, and C * M + O biases if `bias`. Against a standard
+    KH x KW convolution from C to O channels that is a fraction 1/O + 1/(KH * KW) of the weights
+    (for M = 1, without biases).
+    """
+    in_channels = _check_int(in_channels, "in_channels", 1)
+    out_channels = _check_int(out_channels, "out_channels", 1)
+    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
+    depth_multiplier = _check_int(depth_multiplier, "depth_multiplier", 1)
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be True or False, got {bias!r}")
+    hidden = in_channels * depth_multiplier  # channels between the two layers
+    # YOUR CODE HERE
+    raise NotImplementedError("separable_conv_params is yours to write: cnnlab/arithmetic.py")
+
+
+def separable_conv_macs(
+    input_size,
+    in_channels,
+    out_channels,
+    kernel_size,
+    stride=1,
+    padding=0,
+    dilation=1,
+    depth_multiplier=1,
+):
+    """Multiply-accumulates of a depthwise-separable convolution's forward pass on one image.
+
+    Inputs:
+    - input_size: int or pair (H, W), the input's spatial size.
+    - in_channels: int C >= 1; out_channels: int O >= 1.
+    - kernel_size, stride, padding, dilation: int or pair (h, w), of the depthwise layer (the
+      pointwise layer has stride 1 and no padding).
+    - depth_multiplier: int M >= 1, depthwise filters per input channel.
+
+    Returns an int: the depthwise layer's C * M * OH * OW * KH * KW MACs plus the pointwise
+    layer's O * OH * OW * C * M, where OH x OW is the depthwise layer's output size. Bias
+    additions are not counted.
+    """
+    h, w = pair(input_size, "input_size", minimum=1)
+    in_channels = _check_int(in_channels, "in_channels", 1)
+    out_channels = _check_int(out_channels, "out_channels", 1)
+    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
+    sh, sw = pair(stride, "stride", minimum=1)
+    ph, pw = pair(padding, "padding", minimum=0)
+    dh, dw = pair(dilation, "dilation", minimum=1)
+    depth_multiplier = _check_int(depth_multiplier, "depth_multiplier", 1)
+    _check_kernel_fits(h, kh, ph, dh, where=" along the height")
+    _check_kernel_fits(w, kw, pw, dw, where=" along the width")
+    hidden = in_channels * depth_multiplier  # channels between the two layers
+    # YOUR CODE HERE
+    raise NotImplementedError("separable_conv_macs is yours to write: cnnlab/arithmetic.py")
 
 
 def activation_memory(shape, dtype_bytes=4):

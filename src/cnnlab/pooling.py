@@ -21,6 +21,7 @@ max pooling (never chosen), zeros for average pooling (they count in the divisor
 import numpy as np
 from numba import njit
 
+from ._parallel import parallel_for
 from ._validate import as_float_array, common_dtype, pair
 
 
@@ -65,6 +66,13 @@ def _check_params(shape, kernel_size, stride, padding):
     return (kh, kw), (sh, sw), (ph, pw), out_shape
 
 
+def _planes(a):
+    """An (N, C, H, W) array as N * C single-channel images (N * C, 1, H, W), a view: pooling
+    treats every (image, channel) plane on its own, so the planes can be split between threads
+    (`parallel_for`)."""
+    return a.reshape(-1, 1, *a.shape[2:])
+
+
 def _prepare(x, kernel_size, stride, padding):
     """Validated float x and its pooling parameters (see `_check_params`)."""
     x = as_float_array(x, "x", 4)
@@ -107,11 +115,13 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     """
     x, (kh, kw), (sh, sw), (ph, pw), out_shape = _prepare(x, kernel_size, stride, padding)
     y = np.empty(out_shape, dtype=x.dtype)
-    _maxpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw)
+    xs, ys = _planes(x), _planes(y)
+    parallel_for(len(xs), lambda a, b: _maxpool2d_forward_kernel(
+        xs[a:b], ys[a:b], kh, kw, sh, sw, ph, pw))
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _maxpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw):
     """Fill y (N, C, OH, OW) with the window maxima of x (N, C, H, W).
 
@@ -141,11 +151,13 @@ def maxpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
     """
     x, dy, (kh, kw), (sh, sw), (ph, pw) = _prepare_backward(dy, x, kernel_size, stride, padding)
     dx = np.zeros(x.shape, dtype=x.dtype)
-    _maxpool2d_backward_kernel(dy, x, dx, kh, kw, sh, sw, ph, pw)
+    dys, xs, dxs = _planes(dy), _planes(x), _planes(dx)
+    parallel_for(len(xs), lambda a, b: _maxpool2d_backward_kernel(
+        dys[a:b], xs[a:b], dxs[a:b], kh, kw, sh, sw, ph, pw))
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _maxpool2d_backward_kernel(dy, x, dx, kh, kw, sh, sw, ph, pw):
     """Add (+=) every dy[n, c, oh, ow] into dx (N, C, H, W), zeros on entry, at its window's argmax.
 
@@ -182,11 +194,13 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     """
     x, (kh, kw), (sh, sw), (ph, pw), out_shape = _prepare(x, kernel_size, stride, padding)
     y = np.empty(out_shape, dtype=x.dtype)
-    _avgpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw)
+    xs, ys = _planes(x), _planes(y)
+    parallel_for(len(xs), lambda a, b: _avgpool2d_forward_kernel(
+        xs[a:b], ys[a:b], kh, kw, sh, sw, ph, pw))
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _avgpool2d_forward_kernel(x, y, kh, kw, sh, sw, ph, pw):
     """Fill y (N, C, OH, OW) with the window means of x (N, C, H, W), padding counted as zeros.
 
@@ -215,11 +229,13 @@ def avgpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
     """
     x, dy, (kh, kw), (sh, sw), (ph, pw) = _prepare_backward(dy, x, kernel_size, stride, padding)
     dx = np.zeros(x.shape, dtype=x.dtype)
-    _avgpool2d_backward_kernel(dy, dx, kh, kw, sh, sw, ph, pw)
+    dys, dxs = _planes(dy), _planes(dx)
+    parallel_for(len(dxs), lambda a, b: _avgpool2d_backward_kernel(
+        dys[a:b], dxs[a:b], kh, kw, sh, sw, ph, pw))
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _avgpool2d_backward_kernel(dy, dx, kh, kw, sh, sw, ph, pw):
     """Add (+=) dy[n, c, oh, ow] / (KH*KW) into dx (N, C, H, W), zeros on entry, at every
     in-bounds position of window (oh, ow).
