@@ -145,6 +145,43 @@ def given_functions():
     return given
 
 
+def declarations(suite_forbidden, package):
+    """A suite's FORBIDDEN as {exercise: (functions, forbidden names)}.
+
+    Each value is either (functions, forbidden) or only the forbidden names; then the exercise's
+    functions are those named like it: `<module>.<exercise>` in the package, and the registry's
+    functions whose name holds every word of the exercise's (`grouped_conv2d_forward` →
+    `conv._conv2d_forward_grouped`). A forbidden name of one of the package's own modules
+    (`conv.conv2d_forward`) means that function of the student's package."""
+    package = Path(package)
+    stems = {p.stem for p in package.glob("*.py")} | {
+        f.split(".")[0] for ch in CHAPTERS for f in ch.functions}
+    registry = [f for ch in CHAPTERS for f in ch.functions]
+    out = {}
+    for exercise, value in suite_forbidden.items():
+        if value and isinstance(value[0], (tuple, list)):
+            functions, forbidden = value
+        else:
+            words = set(exercise.split("_"))
+            functions = [f"{stem}.{exercise}" for stem in sorted(stems)
+                         if _defines(package / f"{stem}.py", exercise)]
+            functions += [f for f in registry
+                          if words <= set(f.split(".")[1].strip("_").split("_"))]
+            forbidden = value
+        qualified = tuple(f"cnnlab.{f}" if f.split(".")[0] in stems else f for f in forbidden)
+        out[exercise] = (tuple(dict.fromkeys(functions)), qualified)
+    return out
+
+
+def _defines(path, name):
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 5 << 20:
+        return False
+    try:
+        return name in _Module(path).functions
+    except (SyntaxError, ValueError, UnicodeDecodeError):
+        return False
+
+
 def forbidden_message(exercise, calls):
     more = f" (and {len(calls) - 1} more)" if len(calls) > 1 else ""
     return (f"library shortcut: {exercise} is yours to write without it; remove `{calls[0]}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .forbidden import forbidden_message, violations
+from .forbidden import declarations, forbidden_message, violations
 from .reference import load_reference
 from .remote import StudentError, StudentSession
 from .sandbox import GradingError, describe_isolation
@@ -68,11 +68,11 @@ def pytest_collection_modifyitems(config, items):
     _write({"event": "collected", "tests": [describe(i) for i in items]})
     _shortcuts.clear()
     package = config.getoption("package")
-    for module in dict.fromkeys(item.module for item in items):
-        declared = getattr(module, "FORBIDDEN", {})
+    for module in dict.fromkeys(item.module for item in items) if package else ():
+        declared = declarations(getattr(module, "FORBIDDEN", {}), package)
         every = {f for functions, _ in declared.values() for f in functions}
         for exercise, (functions, forbidden) in declared.items():
-            calls = violations(package, functions, forbidden, others=every) if package else []
+            calls = violations(package, functions, forbidden, others=every)
             if calls:
                 _shortcuts[exercise] = forbidden_message(exercise, calls)
 

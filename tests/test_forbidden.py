@@ -78,3 +78,26 @@ def test_a_shortcut_earns_zero_with_a_message_naming_the_call(finished, tmp_path
     assert all(m.startswith("library shortcut: correlate2d is yours to write without it; "
                             "remove `") and "scipy.signal" in m and "edges.py line" in m
                for m in messages), messages
+
+
+def test_a_suite_may_forbid_the_packages_own_functions(finished, tmp_path):
+    """Chapter 4's form: only the forbidden names; the depthwise exercise may not hand its work
+    to the general grouped convolution of chapter 2."""
+    from autograder.forbidden import declarations
+
+    package = tmp_path / "cnnlab"
+    shutil.copytree(finished, package)
+    source = (package / "depthwise.py").read_text()
+    start = source.index("def depthwise_conv2d_forward(")
+    body = source.index('"""', source.index('"""', start) + 3) + 3
+    end = source.index("\ndef ", body)
+    source = (source[:body] + "\n    from .conv import conv2d_forward\n"
+              "    return conv2d_forward(x, w, b, stride, padding, dilation, groups=x.shape[1])\n\n"
+              + source[end:])
+    (package / "depthwise.py").write_text(source)
+    declared = declarations({"depthwise_conv2d_forward": ("torch", "conv.conv2d_forward")}, package)
+    functions, forbidden = declared["depthwise_conv2d_forward"]
+    assert functions == ("depthwise.depthwise_conv2d_forward",)
+    found = violations(package, functions, forbidden)
+    assert any("cnnlab.conv.conv2d_forward" in f for f in found), found
+    assert violations(finished, functions, forbidden) == []
