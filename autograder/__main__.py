@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 try:
     from tqdm import tqdm
@@ -10,6 +11,7 @@ try:
     from .chapters import chapter as find_chapter
     from .engine import grade
     from .nbgrader_settings import DEFAULT_EXCHANGE
+    from .sandbox import GradingError
 except ModuleNotFoundError as missing:  # e.g. `python3 -m autograder` outside the course's venv
     sys.exit(f"python -m autograder: this Python lacks the course's packages ({missing.name}): "
              "run .venv/bin/python -m autograder, or `source .venv/bin/activate` first")
@@ -59,6 +61,11 @@ def main(argv=None):
     p.add_argument("--authenticator", choices=["pam", "shared-password"], default="pam")
     p.add_argument("--shared-password", help="with --authenticator shared-password")
 
+    p = commands.add_parser("report", help="after nbgrader autograde: the trusted grades of an "
+                                           "assignment and the cells flagged as tampered with")
+    p.add_argument("assignment", help="e.g. ch01_edges")
+    p.add_argument("--course", default=".", help="the nbgrader course folder (default: here)")
+
     args = parser.parse_args(argv)
     if args.command == "hub-config":
         from .hub import write_hub_config
@@ -88,8 +95,13 @@ def main(argv=None):
                         bar.total, bar.n = count, done
                         bar.refresh()
 
-                report = grade(name, package=args.package, public_only=args.public,
-                               progress=progress)
+                try:
+                    report = grade(name, package=args.package, public_only=args.public,
+                                   progress=progress)
+                except GradingError as error:
+                    bar.close()
+                    print(f"error: {error}", file=sys.stderr)
+                    return 2
             print(report.table(), end="\n\n")
             total, top = total + report.points(), top + report.max_points()
         if len(names) > 1:
@@ -101,6 +113,12 @@ def main(argv=None):
         copied = carry_over(args.earlier, args.later)
         print(f"copied from {args.earlier} into {args.later}: {', '.join(copied)}")
         return 0
+    if args.command == "report":
+        from .nbgrader_trusted import print_report
+
+        name = find_chapter(args.assignment).name
+        flagged = print_report(Path(args.course) / "trusted_grades" / name)
+        return 1 if flagged else 0
     from . import build as course_build  # needs jupytext/nbgrader: instructors only
 
     if args.command == "build":

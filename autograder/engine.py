@@ -8,25 +8,33 @@ The same function serves the three ways of use:
 - CI: the project's tests grade the reference (full marks), the student edition (zero) and
   hand-made mutants (points lost).
 
-The suite runs in a fresh Python process: the student's latest edits are imported (no stale
-modules in a notebook kernel), a crash or an endless loop in student code cannot take the grader
-down, and the process imports `cnnlab` from the package under grade and nowhere else.
+Two sides. The suite runs in a fresh Python process (the trusted side: suite, plugin, reference,
+comparisons, results), started from an empty folder with only the grader on its path; it never
+imports the student's package. The student's code runs in a worker process of its own, sandboxed
+where bubblewrap works (`autograder.sandbox`), reached through a proxy (`autograder.remote`): the
+student's latest edits are imported, a crash or an endless loop costs the test it happened in, and
+nothing the student's code does can reach the results.
+
+A problem of the grader itself (no reference for the hidden tests, a sandbox that was asked for
+and is missing, a worker that cannot start) raises GradingError: nothing is graded.
 """
 
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chapters import chapter as find_chapter
 from .processes import tool_env
-from .reference import REPO, reference_location
+from .reference import REPO, reference_dir
+from .sandbox import GradingError
 
 SUITES = Path(__file__).resolve().parent / "suites"
 
@@ -51,6 +59,7 @@ class Report:
     results: list = field(default_factory=list)
     problem: str = ""  # why the suite could not run to the end, if it did not
     seconds: float = 0.0
+    isolation: str = ""  # how the student's code was isolated
 
     def exercises(self):
         return list(dict.fromkeys(r.exercise for r in self.results))
@@ -81,6 +90,8 @@ class Report:
         lines.append(f"{'total':<{width}}         {total:5.1f} / {top:.1f}  ({percent:.0f} %)")
         if self.problem:
             lines += ["", f"problem: {self.problem}"]
+        if self.isolation:
+            lines += ["", f"your code ran in: {self.isolation}"]
         failed = [r for r in self.results if not r.passed]
         if failed:
             lines += ["", "what to fix:"]
@@ -111,7 +122,8 @@ def default_package():
     return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
-def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, progress=None):
+def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, progress=None,
+          isolation=None):
     """Grade the `cnnlab` package in folder `package` with the suite of `chapter`.
 
     Args:
@@ -121,24 +133,30 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         public_only: only the public checks (those that need no reference solution).
         timeout: seconds before the suite is stopped; unfinished tests earn nothing.
         progress: optional callable(done, total) called as results arrive.
+        isolation: how to run the student's code: "auto" (default, CNNLAB_SANDBOX), "bwrap" or
+            "process" (see autograder.sandbox).
 
     Returns:
         a Report with one TestResult per test.
+
+    Raises:
+        GradingError: the grader cannot grade (no reference for hidden tests, no worker, no
+            sandbox where one was asked for).
     """
     ch = find_chapter(chapter)
     package = Path(package).resolve() if package else default_package()
     if not (package / "__init__.py").is_file():
         raise FileNotFoundError(f"{package} is not a package folder (no __init__.py)")
+    if not public_only:
+        try:
+            reference_dir()
+        except FileNotFoundError as error:
+            raise GradingError(f"{error}; for the public checks only, use --public") from None
     report = Report(ch.name, package)
     with tempfile.TemporaryDirectory() as tmp:
-        if package == reference_location().resolve():
-            # Grading the reference itself: grade a copy. Numba's on-disk cache does not record
-            # the module name a file was imported under, so one folder imported both as
-            # `cnnlab` and as `cnnlab_reference` would load compiled code of the other name.
-            package = Path(tmp) / "cnnlab"
-            shutil.copytree(report.package, package,
-                            ignore=shutil.ignore_patterns("__pycache__"))
         log = Path(tmp) / "results.jsonl"
+        empty = Path(tmp) / "cwd"  # the working folder: nothing in it to import or configure
+        empty.mkdir()
         command = [
             sys.executable, "-m", "pytest", str(SUITES / f"test_{ch.name}.py"),
             "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES),
@@ -146,15 +164,20 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         ]
         command += [f"--exercise={e}" for e in exercises]
         command += ["--public-only"] if public_only else []
-        env = tool_env(PYTHONPATH=os.pathsep.join([str(package.parent), str(REPO)]),
+        command += [f"--isolation={isolation}"] if isolation else []
+        env = tool_env(PYTHONPATH=str(REPO),
                        # Only our plugin: auto-loading every installed plugin doubles start-up.
                        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-        env.pop("PYTHONSTARTUP", None)
+        for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE"):
+            env.pop(name, None)
         start = time.perf_counter()
         process = subprocess.Popen(
-            command, cwd=package.parent, env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            command, cwd=empty, env=env, text=True, errors="replace",
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
+        tail = deque(maxlen=40)  # read as it comes: a full pipe would stall the suite
+        reader = threading.Thread(target=lambda: tail.extend(process.stdout), daemon=True)
+        reader.start()
         try:
             while process.poll() is None:
                 if progress:
@@ -164,27 +187,36 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
                     report.problem = f"stopped after {timeout} s (an endless loop?)"
                     break
                 time.sleep(0.1)
-            output = process.communicate()[0]
+            process.wait()
+            reader.join(5)
         finally:
             if process.poll() is None:
                 process.kill()
         report.seconds = time.perf_counter() - start
-        _read_results(log, report, progress)
+        fatal = _read_results(log, report, progress)
+    if fatal:
+        raise GradingError(fatal)
     if not report.results and not report.problem:
-        tail = "\n".join(output.strip().splitlines()[-15:])
-        report.problem = f"the suite did not run:\n{tail}"
+        lines = "\n".join(line.rstrip()[:300] for line in list(tail)[-15:])
+        report.problem = f"the suite did not run:\n{lines}"
     elif process.returncode not in (0, 1) and not report.problem:
         report.problem = f"the test process ended with code {process.returncode} (a crash?)"
     return report
 
 
 def _read_results(log, report, progress=None):
+    """Update `report` from the results file; the first fatal problem's message, if any."""
     if not log.exists():
-        return
+        return ""
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    fatal = ""
     for record in records:
         if record["event"] == "collected" and not report.results:
             report.results = [TestResult(**test) for test in record["tests"]]
+        elif record["event"] == "isolation":
+            report.isolation = record["text"]
+        elif record["event"] == "fatal" and not fatal:
+            fatal = record["message"]
     by_name = {r.test: r for r in report.results}
     outcomes = {}
     for record in records:
@@ -198,6 +230,7 @@ def _read_results(log, report, progress=None):
         by_name[name].message = message
     if progress:
         progress(len(outcomes), len(report.results))
+    return fatal
 
 
 def check(chapter, exercise, hidden=False, package=None):
@@ -206,7 +239,16 @@ def check(chapter, exercise, hidden=False, package=None):
     The visible cell runs the public checks; nbgrader's hidden-test part of the same cell calls it
     again with hidden=True to run every test of the exercise. Output goes to stdout only: nbgrader
     scores a cell that writes to stderr as 0.
+
+    During `nbgrader autograde` (NBGRADER_EXECUTION=autograde) the notebook's kernel grades
+    nothing and returns 0.0: the score comes from the trusted side (autograder.nbgrader_trusted),
+    which regrades the package apart from the notebook, replaces this value and flags a cell that
+    returned another one. (0, not None: without TrustedGrade nbgrader would give no-output cells
+    full marks.)
     """
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        print(f"{exercise}: graded by the grading machine, apart from this notebook")
+        return 0.0
     report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden)
     if hidden:
         print(f"{exercise}: all tests, {report.points():g} of {report.max_points():g} points")

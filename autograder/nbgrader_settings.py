@@ -9,6 +9,11 @@ Each setting answers a measured fact about nbgrader 0.9.6:
   IgnorePattern drops the warnings Numba or Python may print while the kernel runs;
 - the default 30 s cell timeout is too short for a cold Numba compile plus a test suite;
 - the grading kernel comes from the notebook's kernelspec, which the build sets to `python3`;
+- a graded cell's score is the value its kernel run returned, which the student controls: the
+  autograde pipeline gets `TrustedGrade` (autograder/nbgrader_trusted.py) after Execute, which
+  regrades the package on the trusted side and writes those points into the cells;
+- the kernel runs the student's code with the instructor's permissions: Execute becomes
+  `SandboxedExecute` (autograder/kernel_sandbox.py), the kernel inside bwrap;
 - nbgrader runs its `alembic` script from PATH: `.venv/bin/nbgrader ...` without activating the
   venv would not find it, so the config puts nbgrader's own scripts folder first on PATH.
 """
@@ -52,4 +57,24 @@ def configure(c, course_root=None, exchange=None):
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = r"(Warning|NumbaDeprecation|NumbaPerformance|Numba)"
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # The grade comes from the trusted side: after the student's kernel ran the notebook,
+    # TrustedGrade regrades the submission's package and writes the points into the graded cells.
+    c.Autograde.autograde_preprocessors = autograde_preprocessors()
     return c
+
+
+def autograde_preprocessors():
+    """nbgrader 0.9.6's autograde pipeline, its Execute sandboxed (autograder.kernel_sandbox) and
+    followed by TrustedGrade."""
+    from nbgrader.converters.autograde import Autograde
+
+    from .kernel_sandbox import SandboxedExecute
+    from .nbgrader_trusted import TrustedGrade
+
+    default = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    names = [p.__name__ for p in default]
+    if "Execute" not in names or "SaveAutoGrades" not in names:
+        raise RuntimeError(f"unexpected nbgrader autograde pipeline {names}")
+    default[names.index("Execute")] = SandboxedExecute
+    at = max(names.index("Execute"), names.index("IgnorePattern")) + 1
+    return [*default[:at], TrustedGrade, *default[at:]]

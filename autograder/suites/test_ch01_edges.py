@@ -18,6 +18,15 @@ WORKED_IMAGE = np.array(
 )
 VERTICAL_EDGE = np.array([[1, 0, -1]] * 3)
 
+# Calls each exercise must not make (autograder/forbidden.py checks the student's source).
+LIBRARY_CONVOLUTION = ("scipy.signal", "scipy.ndimage", "numpy.convolve", "numpy.correlate",
+                       "numpy.lib.stride_tricks.sliding_window_view", "torch")
+FORBIDDEN = {
+    "correlate2d": (("edges.correlate2d", "edges._correlate2d_valid"), LIBRARY_CONVOLUTION),
+    "convolve2d": (("edges.convolve2d",), LIBRARY_CONVOLUTION),
+    "gradient_magnitude": (("edges.gradient_magnitude",), LIBRARY_CONVOLUTION),
+}
+
 
 def random_cases(seed, count, mode, max_size=9, max_kernel=5):
     """(image, kernel) pairs of random non-square sizes, float64 and float32, 1x1 kernels too.

@@ -18,6 +18,14 @@ from autograder.feedback import assert_close, describe_array
 
 DTYPES = (np.float64, np.float32)
 
+# Calls each exercise must not make (autograder/forbidden.py checks the student's source).
+LIBRARY_CONVOLUTION = ("torch", "scipy.signal", "scipy.ndimage", "numpy.lib.stride_tricks")
+FORBIDDEN = {
+    "conv2d_forward": (("conv.conv2d_forward",), LIBRARY_CONVOLUTION),
+    "im2col": (("conv.im2col", "conv.col2im"), LIBRARY_CONVOLUTION),
+    "conv2d_forward_gemm": (("conv.conv2d_forward_gemm",), LIBRARY_CONVOLUTION),
+}
+
 
 def assert_int(got, expected, call):
     """Fail with a message naming `call` unless `got` is the int `expected`."""

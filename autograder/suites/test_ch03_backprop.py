@@ -3,7 +3,7 @@ as matrix products with groups), max and average pooling forward and backward, g
 pooling.
 
 Public checks use the chapter's worked examples, SciPy and numerical gradients (central
-differences with `cnnlab.gradcheck`, given code) of forward passes written here in NumPy, so that
+differences, as in the given `cnnlab.gradcheck`) of forward passes written here in NumPy, so that
 every exercise is graded on its own: a bug in one function never costs points in another. Hidden
 tests compare with the reference solution on many seeded random cases: overlapping windows
 (kernel > stride, like AlexNet's 3x3 stride-2 pooling), padding, stride larger than the kernel,
@@ -17,6 +17,20 @@ import scipy.signal
 from autograder.feedback import assert_close, describe_array
 
 DTYPES = (np.float64, np.float32)
+
+# Calls each exercise must not make (autograder/forbidden.py checks the student's source): no
+# autograd, no library convolution or window views.
+LIBRARY_SHORTCUTS = ("torch", "scipy.signal", "scipy.ndimage", "numpy.lib.stride_tricks")
+FORBIDDEN = {exercise: (functions, LIBRARY_SHORTCUTS) for exercise, functions in {
+    "conv2d_backward_input": ("conv.conv2d_backward_input",),
+    "conv2d_backward_weight": ("conv.conv2d_backward_weight",),
+    "conv2d_backward_bias": ("conv.conv2d_backward_bias",),
+    "maxpool2d_forward": ("pooling.maxpool2d_forward",),
+    "maxpool2d_backward": ("pooling.maxpool2d_backward",),
+    "avgpool2d_forward": ("pooling.avgpool2d_forward",),
+    "avgpool2d_backward": ("pooling.avgpool2d_backward",),
+    "global_avgpool2d": ("pooling.global_avgpool2d_forward", "pooling.global_avgpool2d_backward"),
+}.items()}
 
 # The chapter's worked pooling example: a (1, 2, 4, 4) input, 2x2 windows, stride 2.
 WORKED_X = np.array([[
@@ -188,9 +202,20 @@ def pool_call(name, arrays, kwargs):
     return f"{name}({', '.join(args)}, {hyper_text(kwargs)})"
 
 
-def numerical_grad(student, f, x, dy):
-    """Central differences of sum(f(x) * dy) in float64, with the given `cnnlab.gradcheck`."""
-    return student.gradcheck.numerical_gradient(f, np.asarray(x, dtype=np.float64), dy)
+def numerical_grad(student, f, x, dy, eps=1e-6):
+    """Central differences of sum(f(x) * dy) in float64, as the given `cnnlab.gradcheck` computes
+    them, here on the grader's side: the oracle `f` is the grader's, and so is its gradient."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        loss_plus = np.sum(f(x) * dy)
+        x[index] = saved - eps
+        loss_minus = np.sum(f(x) * dy)
+        x[index] = saved
+        grad[index] = (loss_plus - loss_minus) / (2 * eps)
+    return grad
 
 
 # Numerical gradients agree with exact ones to about 1e-9 here (float64, eps = 1e-6).
