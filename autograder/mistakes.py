@@ -8,7 +8,8 @@ file holds a list `MUTANTS` of tuples
     (name, file, old, new, exercise, hint)    `hint` is shown instead
 
 where `file` is a module of the reference package (e.g. "conv.py") in which the text `old` occurs
-exactly once and is replaced by `new`: the mistake, as a learner would make it in `exercise`. The
+exactly once (in the finished code: the reference without its solution marker lines) and is
+replaced by `new`: the mistake, as a learner would make it in `exercise`. The
 project's tests grade each one as a mutant submission (it must lose points and be named).
 
 How a mistake is named (on the trusted side only; the learner's code is never run here): the
@@ -266,6 +267,13 @@ class Mistakes:
         return self.packages[mistake]
 
 
+def without_markers(source):
+    """A reference module without its `### BEGIN/END SOLUTION` lines (the code stays)."""
+    markers = ("### BEGIN SOLUTION", "### END SOLUTION")
+    return "".join(line for line in source.splitlines(keepends=True)
+                   if line.strip() not in markers)
+
+
 def apply(source, mistake):
     """`source` (a module's text) with the mistake's substitution; ValueError if `old` does not
     occur exactly once (the catalogue no longer fits the reference)."""
@@ -283,6 +291,8 @@ def _build_mistake(reference, mistake, folder):
     try:
         copy = staging / "cnnlab"
         shutil.copytree(reference, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for module in copy.glob("*.py"):  # the finished code, as a learner who finished has it
+            module.write_text(without_markers(module.read_text()))
         target = copy / mistake.file
         target.write_text(apply(target.read_text(), mistake))
         try:

@@ -2,6 +2,7 @@
 "not started" line per exercise, --no-jit, the check cell's picture."""
 
 import shutil
+import sys
 
 import matplotlib
 import numpy as np
@@ -172,4 +173,24 @@ def test_a_failed_image_case_comes_with_a_picture_for_the_check_cell(finished, t
     assert np.array(data["got"]).shape == np.array(data["expected"]).shape == (4, 4)
     assert np.allclose(np.array(data["got"]), 1.5 * np.array(data["expected"]))
     matplotlib.use("Agg")
-    assert show_pictures(report) >= 1
+    before = set(sys.modules)
+    try:  # what the check cell draws, in the learner's kernel (which imports their cnnlab)
+        assert show_pictures(report) >= 1
+    finally:
+        for name in set(sys.modules) - before:
+            if name == "cnnlab" or name.startswith("cnnlab."):
+                del sys.modules[name]
+
+
+def test_every_known_mistake_fits_the_reference(tmp_path):
+    """Each catalogue entry's text occurs once in the finished reference (fast; the slow test in
+    test_grading.py grades each one)."""
+    from autograder.chapters import CHAPTERS
+    from autograder.mistakes import apply, catalogue, mistakes_dir, without_markers
+
+    entries = [m for ch in CHAPTERS for m in catalogue(ch.name)]
+    assert len(entries) >= 60 and mistakes_dir() == REPO / "solutions" / "mistakes"
+    for mistake in entries:
+        source = without_markers((REPO / "solutions" / "cnnlab" / mistake.file).read_text())
+        assert apply(source, mistake) != source, mistake.name
+        assert mistake.hint, mistake.name
