@@ -334,9 +334,13 @@ def check(chapter, exercise, hidden=False, package=None):
         return 0.0
     which = "all tests" if hidden else "public checks"
 
-    def status(done, total):  # one line, rewritten in place: the cell is alive
-        print(f"\rchecking {exercise} ({which}): {done} of {total} tests done ",
-              end="", flush=True)
+    shown = []
+
+    def status(done, total):  # one line, rewritten in place as tests finish: the cell is alive
+        if shown[-1:] != [(done, total)]:
+            shown.append((done, total))
+            print(f"\rchecking {exercise} ({which}): {done} of {total} tests done ",
+                  end="", flush=True)
 
     status(0, "?")
     report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden,
