@@ -26,6 +26,9 @@ def main(argv=None):
                    help="e.g. 1, ch01 or ch01_edges (default: every chapter)")
     p.add_argument("--package", help="folder of the cnnlab to grade (default: the installed one)")
     p.add_argument("--public", action="store_true", help="only the public checks")
+    p.add_argument("--no-jit", action="store_true",
+                   help="run your kernels as plain Python (NUMBA_DISABLE_JIT=1): Python "
+                        "tracebacks, and what your code prints is shown; slower")
 
     p = commands.add_parser("build", help="regenerate src/cnnlab and course/ from solutions/")
     p.add_argument("--check", action="store_true",
@@ -97,7 +100,7 @@ def main(argv=None):
 
                 try:
                     report = grade(name, package=args.package, public_only=args.public,
-                                   progress=progress)
+                                   progress=progress, no_jit=args.no_jit)
                 except GradingError as error:
                     bar.close()
                     print(f"error: {error}", file=sys.stderr)

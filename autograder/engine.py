@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chapters import chapter as find_chapter
+from .mistakes import MARK
 from .processes import tool_env
 from .reference import REPO, reference_dir
 from .sandbox import GradingError
@@ -50,6 +51,7 @@ class TestResult:
     description: str
     passed: bool = False
     message: str = "not run: the test process ended before this test (a crash in the code?)"
+    picture: dict | None = None  # expected vs got of a failed image case (feedback.picture)
 
 
 @dataclass
@@ -92,15 +94,66 @@ class Report:
             lines += ["", f"problem: {self.problem}"]
         if self.isolation:
             lines += ["", f"your code ran in: {self.isolation}"]
-        failed = [r for r in self.results if not r.passed]
-        if failed:
-            lines += ["", "what to fix:"]
-            lines += [_feedback_line(r) for r in failed]
+        failures = self._failures()
+        if failures:
+            lines += ["", "what to fix:", *failures]
         return "\n".join(lines)
 
     def feedback(self):
-        """One line per test, for a notebook's check cell."""
-        return "\n".join(_feedback_line(r) for r in self.results)
+        """For a notebook's check cell: a line per passed test, then what failed and why."""
+        return "\n".join([_feedback_line(r) for r in self.results if r.passed]
+                         + self._failures())
+
+    def _failures(self):
+        """The failed tests' feedback, each distinct message once: an exercise whose every test
+        says "... is yours to write" is one "not started" line; an error that several tests hit
+        (a Numba typing error costs every test of its kernel) is shown once, with the tests it
+        cost."""
+        failed = [r for r in self.results if not r.passed]
+        lines, done = [], set()
+        for exercise in dict.fromkeys(r.exercise for r in failed):
+            mine = self._of(exercise)
+            if all(not r.passed and r.message.startswith("NotImplementedError") for r in mine):
+                reasons = "; ".join(dict.fromkeys(r.message.strip().splitlines()[0] for r in mine))
+                lines.append(f"✘ [{exercise}] not started: {len(mine)} tests, "
+                             f"{self.max_points(exercise):g} pt ({reasons})")
+                done.update(id(r) for r in mine)
+            hints = {_hint(r) for r in failed if r.exercise == exercise}
+            if len(hints) == 1 and "" not in hints:  # every failure: one known mistake
+                mine = [r for r in failed if r.exercise == exercise]
+                first = mine[0].message.strip().splitlines()[0]
+                lines.append(f"✘ [{exercise}] {len(mine)} of {len(self._of(exercise))} tests "
+                             f"failed ({sum(r.points for r in mine):g} pt), each as with a "
+                             f"known mistake:")
+                lines.append(f"      {hints.pop()} (your results equal this mistake's on every "
+                             "call of these tests)")
+                lines.append(f"      first failure: {first}")
+                lines += [f"      - {r.description} ({r.points:g} pt)" for r in mine]
+                done.update(id(r) for r in mine)
+        by_message = {}
+        for r in failed:
+            if id(r) not in done:
+                by_message.setdefault(r.message.strip(), []).append(r)
+        for message, results in by_message.items():
+            if len(results) == 1:
+                lines.append(_feedback_line(results[0]))
+                continue
+            points = sum(r.points for r in results)
+            lines.append(f"✘ one error, in {len(results)} tests ({points:g} pt):")
+            lines.append("      " + message.replace("\n", "\n      "))
+            lines.append("    the tests it cost:")
+            lines += [f"      - [{r.exercise}] {r.description} ({r.points:g} pt)" for r in results]
+        return lines
+
+    def pictures(self):
+        """(test description, picture data) of the failed tests that have one."""
+        return [(r.description, r.picture) for r in self.results if not r.passed and r.picture]
+
+
+def _hint(result):
+    """The line of a failed test's message that names a known mistake, or ""."""
+    line = next((line for line in result.message.splitlines() if line.startswith(MARK)), "")
+    return line[len(MARK):].split(" (your results equal")[0]
 
 
 def _feedback_line(result):
@@ -110,6 +163,30 @@ def _feedback_line(result):
         message = result.message.strip().replace("\n", "\n      ")
         line += f"\n      {message}"
     return line
+
+
+def show_pictures(report, limit=2):
+    """In a notebook: expected, got and their difference as heatmaps, for the first failed
+    image cases of `report` (drawn in the learner's kernel from the plain data of the report)."""
+    shown = 0
+    for description, data in report.pictures()[:limit]:
+        try:
+            import matplotlib.pyplot as plt
+            import numpy as np
+
+            from cnnlab.plots import show_grids
+        except ImportError:
+            return 0
+        got, expected = np.array(data["got"]), np.array(data["expected"])
+        index = f"[{', '.join(map(str, data['index']))}] " if data["index"] else ""
+        axes = show_grids([expected, got, got - expected],
+                          [f"expected {index}", f"got {index}", "got - expected"],
+                          cmaps=[None, None, "coolwarm"])
+        axes[0].figure.suptitle(f"{data['title']}\n({description})", fontsize=9)
+        axes[0].figure.tight_layout()
+        plt.show()
+        shown += 1
+    return shown
 
 
 def default_package():
@@ -123,7 +200,7 @@ def default_package():
 
 
 def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, progress=None,
-          isolation=None):
+          isolation=None, no_jit=False):
     """Grade the `cnnlab` package in folder `package` with the suite of `chapter`.
 
     Args:
@@ -135,6 +212,8 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         progress: optional callable(done, total) called as results arrive.
         isolation: how to run the student's code: "auto" (default, CNNLAB_SANDBOX), "bwrap" or
             "process" (see autograder.sandbox).
+        no_jit: run the student's code with NUMBA_DISABLE_JIT=1 (their kernels as plain Python:
+            Python tracebacks, and the feedback shows what the code printed).
 
     Returns:
         a Report with one TestResult per test.
@@ -165,9 +244,11 @@ def grade(chapter, package=None, exercises=(), public_only=False, timeout=900, p
         command += [f"--exercise={e}" for e in exercises]
         command += ["--public-only"] if public_only else []
         command += [f"--isolation={isolation}"] if isolation else []
+        command += ["--no-jit"] if no_jit else []
         env = tool_env(PYTHONPATH=str(REPO),
                        # Only our plugin: auto-loading every installed plugin doubles start-up.
-                       PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+                       PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+                       CNNLAB_NO_JIT="1" if no_jit else "0")  # read by sandbox.worker_env
         for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE"):
             env.pop(name, None)
         start = time.perf_counter()
@@ -221,13 +302,15 @@ def _read_results(log, report, progress=None):
     outcomes = {}
     for record in records:
         if record["event"] == "result" and record["test"] in by_name:
-            passed, message = outcomes.get(record["test"], (True, ""))
+            passed, message, picture = outcomes.get(record["test"], (True, "", None))
             if not record["passed"]:
                 passed, message = False, message or record["message"]
-            outcomes[record["test"]] = (passed, message)
-    for name, (passed, message) in outcomes.items():
+                picture = picture or record.get("picture")
+            outcomes[record["test"]] = (passed, message, picture)
+    for name, (passed, message, picture) in outcomes.items():
         by_name[name].passed = passed
         by_name[name].message = message
+        by_name[name].picture = picture
     if progress:
         progress(len(outcomes), len(report.results))
     return fatal
@@ -249,7 +332,20 @@ def check(chapter, exercise, hidden=False, package=None):
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         print(f"{exercise}: graded by the grading machine, apart from this notebook")
         return 0.0
-    report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden)
+    which = "all tests" if hidden else "public checks"
+
+    shown = []
+
+    def status(done, total):  # one line, rewritten in place as tests finish: the cell is alive
+        if shown[-1:] != [(done, total)]:
+            shown.append((done, total))
+            print(f"\rchecking {exercise} ({which}): {done} of {total} tests done ",
+                  end="", flush=True)
+
+    status(0, "?")
+    report = grade(chapter, package=package, exercises=[exercise], public_only=not hidden,
+                   progress=status)
+    print("\r" + " " * 70 + "\r", end="", flush=True)
     if hidden:
         print(f"{exercise}: all tests, {report.points():g} of {report.max_points():g} points")
     else:
@@ -259,6 +355,8 @@ def check(chapter, exercise, hidden=False, package=None):
     print(report.feedback())
     if report.problem:
         print(f"problem: {report.problem}")
+    if "ipykernel" in sys.modules:  # a notebook: draw the first failed image cases
+        show_pictures(report)
     if not report.results:
         return 0.0
     return float(report.points())

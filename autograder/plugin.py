@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from .feedback import picture, trim_numba_error
 from .forbidden import declarations, forbidden_message, violations
+from .mistakes import Mistakes, hint_text
 from .reference import load_reference
 from .remote import StudentError, StudentSession
 from .sandbox import GradingError, describe_isolation
@@ -28,6 +30,8 @@ def pytest_addoption(parser):
     group.addoption("--public-only", action="store_true", help="only the public checks")
     group.addoption("--grade-report", help="write one JSON line per test result here")
     group.addoption("--isolation", help="worker isolation: auto, bwrap or process")
+    group.addoption("--no-jit", action="store_true",
+                    help="the student's code ran with NUMBA_DISABLE_JIT=1: show what it printed")
 
 
 def pytest_configure(config):
@@ -102,11 +106,63 @@ def _write(record):
             f.write(json.dumps(record) + "\n")
 
 
+_session = None  # the StudentSession of the `student` fixture
+_mistakes = {}  # chapter -> Mistakes (the known mistakes of its exercises)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    # Record the test's calls of the student's package, to replay them on the known mistakes.
+    if _session is not None:
+        _session.recording = []
+        worker = _session.worker
+        item.printed_from = (worker, len(worker.output.head)) if worker and worker.output else None
+    yield
+
+
+def _name_mistake(item, calls):
+    """The feedback line naming the known mistake the student's failed test matches, or ""."""
+    exercise, _ = grade_marker(item)
+    chapter = item.module.__name__.rpartition(".")[2].removeprefix("test_")
+    if chapter not in _mistakes:
+        _mistakes[chapter] = Mistakes(chapter)
+    found = _mistakes[chapter].name(exercise, calls)
+    return hint_text(found, calls) if found else ""
+
+
+def _printed(item):
+    """What the student's code printed during the test (with --no-jit), its last lines."""
+    start = getattr(item, "printed_from", None)
+    if not start or _session is None or _session.worker is not start[0]:
+        return ""
+    worker, offset = start
+    worker.output.join(0.2)  # the prints of the last call may still be in the pipe
+    lines = worker.output.head[offset:].decode(errors="replace").rstrip().splitlines()
+    if not lines:
+        return ""
+    shown = [line[:200] for line in lines[-15:]]
+    more = f" (its last 15 of {len(lines)} lines)" if len(lines) > 15 else ""
+    return "your code printed" + more + ":\n" + "\n".join("  " + line for line in shown)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     excinfo = call.excinfo
+    if call.when == "call" and _session is not None:
+        calls, _session.recording = _session.recording or [], None
+        if report.failed and excinfo is not None and not excinfo.errisinstance(GradingError):
+            try:
+                report.mistake = _name_mistake(item, calls)
+            except Exception as error:  # naming a mistake must never cost a grade
+                report.mistake = ""
+                print(f"cnnlab: no mistake named ({type(error).__name__}: {error})",
+                      file=sys.stderr)
+            if not report.mistake:
+                report.picture = picture(excinfo.value)
+            if item.config.getoption("no_jit"):
+                report.printed = _printed(item)
     if excinfo is None:
         return
     if excinfo.errisinstance(GradingError):
@@ -124,16 +180,24 @@ def pytest_runtest_logreport(report):
         message = ""
         if report.failed:
             crash = getattr(report.longrepr, "reprcrash", None)
-            message = crash.message if crash is not None else str(report.longrepr)
+            message = trim_numba_error(crash.message if crash is not None
+                                       else str(report.longrepr))
             shortcut = dict(report.user_properties).get("shortcut")
             if shortcut:
                 message = shortcut
             elif getattr(report, "student_location", None):
                 message += f"\n(raised at {report.student_location})"
+            if getattr(report, "mistake", "") and not shortcut:  # the hint says it better
+                message = message.split("\n  got:\n")[0] + "\n" + report.mistake
+            if getattr(report, "printed", "") and not shortcut:
+                message += "\n" + report.printed
         elif report.skipped:
             message = "skipped: a skipped test earns no points"
-        _write({"event": "result", "test": report.nodeid.split("::")[-1],
-                "passed": report.passed and report.when == "call", "message": message})
+        record = {"event": "result", "test": report.nodeid.split("::")[-1],
+                  "passed": report.passed and report.when == "call", "message": message}
+        if getattr(report, "picture", None):
+            record["picture"] = report.picture
+        _write(record)
 
 
 def pytest_sessionfinish(session):
@@ -152,10 +216,13 @@ def student(request):
     folder = Path(folder).resolve()
     if not (folder / "__init__.py").is_file():
         raise GradingError(f"{folder} is not a package folder (no __init__.py)")
+    global _session
     session = StudentSession(folder, isolation=request.config.getoption("isolation"))
     _write({"event": "isolation", "text": describe_isolation(session.isolation)})
     session.start()
+    _session = session
     yield session.root()
+    _session = None
     session.close()
 
 

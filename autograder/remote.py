@@ -25,6 +25,7 @@ class StudentError(Exception):
     """An exception raised by the student's code, as its type name, message and traceback."""
 
     remote_type = "Exception"
+    remote_builtin = "Exception"  # the nearest builtin class's name ("ValueError")
     student_traceback = ()
 
     def __str__(self):
@@ -63,6 +64,7 @@ def remote_exception(error):
         except TypeError:  # a builtin whose constructor wants more (UnicodeDecodeError)
             cls = type(name, (StudentError,), {"__module__": "builtins", "__qualname__": name})
         cls.remote_type = name
+        cls.remote_builtin = builtin
         _classes[name, builtin] = cls
     exc = _classes[name, builtin](message)
     exc.student_traceback = tuple(str(line)[:500] for line in error.get("traceback", [])[:40])
@@ -83,6 +85,7 @@ class StudentSession:
         self.released = []
         self.starts = 0
         self.kinds = {}  # path -> (type, module, callable) of the package's modules and functions
+        self.recording = None  # a list: every call of the package is appended (see `request`)
 
     def start(self):
         """Start a worker now (GradingError if none can start)."""
@@ -123,6 +126,26 @@ class StudentSession:
         return status, "\n".join(line[:300] for line in (fatal or lines)[-3:])
 
     def request(self, op, h, path, args=(), kwargs=None, value=None, generation=None):
+        """Send one request; while `recording` is a list, a call of a function of the package
+        is appended to it as an `autograder.mistakes.Call` (its arguments and the outcome)."""
+        if self.recording is None or op != "call" or h is not None:
+            return self._request(op, h, path, args, kwargs, value, generation)
+        from .mistakes import Call, encode_call
+
+        encoded = encode_call(args, kwargs)
+        try:
+            result = self._request(op, h, path, args, kwargs, value, generation)
+        except StudentError as error:
+            self.recording.append(Call(tuple(path), encoded, ("error", error.remote_builtin)))
+            raise
+        except (StudentTimeout, WorkerCrashed):
+            self.recording.append(Call(tuple(path), encoded, ("crash", None)))
+            raise
+        plain = encode_call((result,), {}) is not None
+        self.recording.append(Call(tuple(path), encoded if plain else None, ("value", result)))
+        return result
+
+    def _request(self, op, h, path, args=(), kwargs=None, value=None, generation=None):
         if h is not None and generation != self.generation:
             raise WorkerCrashed("this object lived in a worker that has since been stopped "
                                 "(after a crash or a timeout in an earlier call)")

@@ -308,6 +308,11 @@ class Worker:
             except BaseException as exc:  # the student's exceptions, SystemExit included
                 arrays = []
                 reply = {"error": self.error(exc)}
+            for stream in (sys.stdout, sys.stderr):  # the student's prints, call by call
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
             write(pack(reply, arrays))
 
 

@@ -105,5 +105,6 @@ def test_wheel_ships_engine_suites_and_the_student_package_only(tmp_path):
         assert f"autograder/suites/test_{ch.name}.py" in names
     assert {"autograder/suites/pytest.ini", "autograder/plugin.py", "cnnlab/edges.py"} <= names
     assert not any(name.startswith("solutions/") for name in names)
+    assert not any("mistakes/" in name for name in names)  # they quote the reference's code
     text = zipfile.ZipFile(wheel).read("cnnlab/edges.py").decode()
     assert "YOUR CODE HERE" in text and "BEGIN SOLUTION" not in text

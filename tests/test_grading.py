@@ -1,10 +1,8 @@
 """Tests of the tests: the grading engine on the reference, the student edition and mutants."""
 
-import importlib.util
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,22 +10,15 @@ from autograder import check, grade
 from autograder.build import build_package, instructor_notebook
 from autograder.chapters import CHAPTERS
 from autograder.engine import SUITES
+from autograder.mistakes import MARK, catalogue
 from autograder.processes import tool_env
 from autograder.reference import REPO
 from autograder.sandbox import GradingError
 
 GRADED = [ch.name for ch in CHAPTERS if (SUITES / f"test_{ch.name}.py").exists()]
 
-
-def load_mutants(chapter):
-    path = Path(__file__).parent / "mutants" / f"{chapter}.py"
-    spec = importlib.util.spec_from_file_location(f"mutants_{chapter}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.MUTANTS
-
-
-MUTANTS = [(ch, *m) for ch in GRADED for m in load_mutants(ch)]
+# The catalogue of known mistakes (solutions/mistakes/chNN_*.py), graded as mutant submissions.
+MUTANTS = [(ch, m) for ch in GRADED for m in catalogue(ch, REPO / "solutions" / "mistakes")]
 
 
 @pytest.fixture(scope="session")
@@ -82,18 +73,45 @@ def test_every_exercise_has_public_checks_and_a_graded_cell(chapter, reference_r
         assert any(not r.public for r in report.results if r.exercise == exercise), exercise
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("chapter", "name", "file", "old", "new", "exercise"), MUTANTS,
-                         ids=[f"{m[0]}: {m[1]}" for m in MUTANTS])
-def test_mutant_loses_points(chapter, name, file, old, new, exercise, reference_copy, tmp_path):
-    mutant = tmp_path / "cnnlab"
+def mutant_copy(reference_copy, folder, mistake):
+    """The finished reference with one known mistake made, as a learner would submit it."""
+    mutant = folder / "cnnlab"
     shutil.copytree(reference_copy, mutant, ignore=shutil.ignore_patterns("__pycache__"))
-    source = (mutant / file).read_text()
-    assert source.count(old) == 1, f"the mutant's text must occur once in {file}: {old!r}"
-    (mutant / file).write_text(source.replace(old, new))
-    report = grade(chapter, package=mutant, exercises=[exercise])
+    source = (mutant / mistake.file).read_text()
+    assert source.count(mistake.old) == 1, (
+        f"the mutant's text must occur once in {mistake.file}: {mistake.old!r}")
+    (mutant / mistake.file).write_text(source.replace(mistake.old, mistake.new))
+    return mutant
+
+
+def test_every_exercise_has_known_mistakes():
+    for chapter in GRADED:
+        exercises = set(grade_exercises(chapter))
+        named = {m.exercise for ch, m in MUTANTS if ch == chapter}
+        assert named == exercises, f"{chapter}: no known mistake for {exercises - named}"
+
+
+def grade_exercises(chapter):
+    text = (SUITES / f"test_{chapter}.py").read_text()
+    return {line.split('"')[1] for line in text.splitlines()
+            if line.startswith("@pytest.mark.grade(")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("chapter", "mistake"), MUTANTS,
+                         ids=[f"{ch}: {m.name}" for ch, m in MUTANTS])
+def test_mutant_loses_points_and_gets_its_hint(chapter, mistake, reference_copy, tmp_path):
+    """Each known mistake, graded as a submission, loses points in its exercise, and the feedback
+    of a failed test names it with its own hint (computed on the trusted side, from the
+    reference plus the mistake)."""
+    mutant = mutant_copy(reference_copy, tmp_path, mistake)
+    report = grade(chapter, package=mutant, exercises=[mistake.exercise])
     assert report.max_points() > 0, report.table()
-    assert report.points() < report.max_points(), f"{name} kept full marks\n{report.table()}"
+    assert report.points() < report.max_points(), f"{mistake.name} kept full marks\n" + (
+        report.table())
+    named = [r for r in report.results if not r.passed and f"{MARK}{mistake.hint}" in r.message]
+    assert named, f"{mistake.name}: no failed test names it\n{report.table()}"
+    assert mistake.hint in report.table()
 
 
 def test_public_checks_need_no_reference(reference_copy, monkeypatch, tmp_path):
@@ -123,8 +141,10 @@ def test_notebook_check_returns_the_points_and_prints_feedback(reference_copy, c
     out = capsys.readouterr()
     assert out.err == ""  # nbgrader scores a cell with stderr output as 0
     assert "correlate2d: all tests, 6 of 6 points" in out.out
-    assert "✘ [correlate2d] the 6x6 image with the vertical-edge filter" in out.out
-    assert "NotImplementedError: correlate2d is yours to write" in out.out
+    assert "checking correlate2d (public checks)" in out.out  # a sign of life while it runs
+    assert out.out.count("is yours to write") == 1  # one "not started" line for the exercise
+    assert ("✘ [correlate2d] not started: 3 tests, 3 pt (NotImplementedError: correlate2d is "
+            "yours to write" in out.out)
 
 
 def test_grade_command_prints_the_score_table(reference_copy):

@@ -238,6 +238,17 @@ plt.show()
 # It must be a Python `int`, exactly like `torch.nn.Conv2d`'s output size: use integer floor
 # division `//`, not `/` (which gives a float).
 
+# %% [markdown]
+# **Reading a check cell.** While it runs it shows `checking conv_output_size (...): k of n tests done`,
+# then a ✔ or ✘ line per check (a ✘ names the case, the first wrong value with got vs expected,
+# the known mistake your result matches if it is one, and heatmaps of expected, got and their
+# difference where the data is an image); the number it ends with is the points the cell earned:
+# with `hidden = False`, as here, only its public checks ran, and when your notebook is graded
+# `hidden` is `True` and the same cell runs the hidden tests too. If a Numba kernel fails with an
+# error you cannot make sense of, or you want `print()` inside it, grade it as plain Python in a
+# terminal: `python -m autograder grade ch02 --no-jit` (slower: Numba compiles nothing, so
+# tracebacks point at your line, and the feedback shows what your code printed).
+
 # %% nbgrader={"grade": true, "grade_id": "check_conv_output_size", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # Public checks of your conv_output_size; the hidden tests of this cell grade it on many random cases.
 hidden = False

@@ -504,6 +504,17 @@ for shape, kernel, stride, padding in [((5, 5), (3, 3), (2, 2), (1, 1)),
 # W[None, None])` is $\begin{pmatrix} 1 & 1 & -2 \\ 5 & 5 & -4 \\ 6 & 8 & 0 \end{pmatrix}$
 # (in a (1, 1, 3, 3) array).
 
+# %% [markdown]
+# **Reading a check cell.** While it runs it shows `checking conv2d_backward_input (...): k of n tests done`,
+# then a ✔ or ✘ line per check (a ✘ names the case, the first wrong value with got vs expected,
+# the known mistake your result matches if it is one, and heatmaps of expected, got and their
+# difference where the data is an image); the number it ends with is the points the cell earned:
+# with `hidden = False`, as here, only its public checks ran, and when your notebook is graded
+# `hidden` is `True` and the same cell runs the hidden tests too. If a Numba kernel fails with an
+# error you cannot make sense of, or you want `print()` inside it, grade it as plain Python in a
+# terminal: `python -m autograder grade ch03 --no-jit` (slower: Numba compiles nothing, so
+# tracebacks point at your line, and the feedback shows what your code printed).
+
 # %% nbgrader={"grade": true, "grade_id": "check_conv2d_backward_input", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 # Public checks of your conv2d_backward_input; the hidden tests of this cell grade it on many random cases.
 hidden = False
