@@ -36,6 +36,30 @@ def main(argv=None):
     p.add_argument("--exchange", default=DEFAULT_EXCHANGE,
                    help=f"nbgrader's exchange folder, shared with the students "
                         f"(default: nbgrader's own, {DEFAULT_EXCHANGE})")
+    p.add_argument("--earlier", choices=["reference", "own"], default="reference",
+                   help="earlier chapters' exercises in a later assignment: the reference code "
+                        "(default) or stubs that each student fills with their own (carry-over)")
+
+    p = commands.add_parser("carry-over",
+                            help="copy your earlier chapters' code into a later assignment")
+    p.add_argument("earlier", help="your earlier assignment's folder, e.g. ch01_edges")
+    p.add_argument("later", help="the later assignment's folder, e.g. ch02_arithmetic")
+
+    p = commands.add_parser("hub-config", help="write a course hub's jupyterhub_config.py")
+    p.add_argument("folder", help="the hub's folder (config, exchange/, jupyter/<group>/)")
+    p.add_argument("--instructor", action="append", required=True, help="user name (repeat)")
+    p.add_argument("--student", action="append", default=[], help="user name (repeat)")
+    p.add_argument("--course-root", required=True, help="the instructor's nbgrader course folder")
+    p.add_argument("--reference", required=True,
+                   help="the reference package folder (solutions/cnnlab) on the grading side")
+    p.add_argument("--image", required=True,
+                   help="prefix of the single-user environment (a venv with the course wheel)")
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--hub-port", type=int, default=8081)
+    p.add_argument("--proxy-api-port", type=int, default=8001)
+    p.add_argument("--authenticator", choices=["pam", "shared-password"], default="pam")
+    p.add_argument("--shared-password", help="with --authenticator shared-password")
 
     p = commands.add_parser("report", help="after nbgrader autograde: the trusted grades of an "
                                            "assignment and the cells flagged as tampered with")
@@ -43,6 +67,19 @@ def main(argv=None):
     p.add_argument("--course", default=".", help="the nbgrader course folder (default: here)")
 
     args = parser.parse_args(argv)
+    if args.command == "hub-config":
+        from .hub import write_hub_config
+
+        path = write_hub_config(
+            args.folder, instructors=args.instructor, students=args.student,
+            course_root=args.course_root, reference=args.reference, image=args.image,
+            ip=args.ip, port=args.port, hub_port=args.hub_port,
+            proxy_api_port=args.proxy_api_port, authenticator=args.authenticator,
+            shared_password=args.shared_password,
+        )
+        print(f"hub configuration written to {path}; start it there with\n"
+              f"  cd {path.parent} && jupyterhub -f {path.name}")
+        return 0
     if args.command == "grade":
         try:  # every name checked before the first progress bar starts
             names = [find_chapter(name).name for name in args.chapters] or [
@@ -76,6 +113,12 @@ def main(argv=None):
         name = find_chapter(args.assignment).name
         flagged = print_report(Path(args.course) / "trusted_grades" / name)
         return 1 if flagged else 0
+    if args.command == "carry-over":
+        from .carry import carry_over
+
+        copied = carry_over(args.earlier, args.later)
+        print(f"copied from {args.earlier} into {args.later}: {', '.join(copied)}")
+        return 0
     from . import build as course_build  # needs jupytext/nbgrader: instructors only
 
     if args.command == "build":
@@ -86,7 +129,8 @@ def main(argv=None):
         course_build.build()
         print("rebuilt src/cnnlab and course/ from solutions/")
         return 0
-    root = course_build.write_nbgrader_course(args.folder, exchange=args.exchange)
+    root = course_build.write_nbgrader_course(args.folder, earlier=args.earlier,
+                                              exchange=args.exchange)
     print(f"nbgrader course written to {root} (exchange: {args.exchange}); run nbgrader there, "
           f"e.g.\n  cd {root} && nbgrader generate_assignment {CHAPTERS[0].name}")
     return 0

@@ -135,13 +135,27 @@ def instructor_notebook(chapter_name):
     return nb
 
 
-def write_nbgrader_course(root, chapters=CHAPTERS, exchange=None):
+# What an assignment's package copy holds for the exercises of earlier chapters (README: "Earlier
+# chapters in later assignments").
+EARLIER = {
+    "reference": "the reference code: one early bug does not cascade into later grades, but every "
+                 "later release hands out the earlier chapters' solutions",
+    "own": "stubs: each student carries their own earlier code over (python -m autograder "
+           "carry-over), no release holds a solution, and later grades build on the student's code",
+}
+
+
+def write_nbgrader_course(root, chapters=CHAPTERS, earlier="reference", exchange=None):
     """Lay out an nbgrader course directory at `root`: config plus one source folder a chapter.
 
     Each assignment carries its own package copy next to the notebook: this chapter's and later
-    chapters' exercises are stubs, earlier chapters' are the reference code. `exchange` (a folder)
-    is written into the config as nbgrader's Exchange.root; None keeps nbgrader's default.
+    chapters' exercises are stubs; earlier chapters' are the reference code (`earlier=
+    "reference"`) or stubs too (`earlier="own"`: the student brings their own, see carry_over).
+    `exchange` (a folder) is written into the config as nbgrader's Exchange.root; None keeps
+    nbgrader's default.
     """
+    if earlier not in EARLIER:
+        raise ValueError(f"earlier must be one of {sorted(EARLIER)}, not {earlier!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     settings = "" if exchange is None else f", exchange={str(Path(exchange).expanduser())!r}"
@@ -151,7 +165,7 @@ def write_nbgrader_course(root, chapters=CHAPTERS, exchange=None):
         f"configure(get_config(){settings})  # noqa: F821 (nbgrader defines get_config)\n"
     )
     for ch in chapters:
-        index = CHAPTERS.index(ch)
+        index = CHAPTERS.index(ch) if earlier == "reference" else 0
         source = root / "source" / ch.name
         if source.exists():
             shutil.rmtree(source)

@@ -27,8 +27,18 @@ from .reference import REPO
 
 
 def package_files():
-    """The package's files as they sit in an assignment folder (cnnlab/<module>.py)."""
-    return sorted(f"cnnlab/{p.name}" for p in (REPO / "solutions" / "cnnlab").glob("*.py"))
+    """The package's files as they sit in an assignment folder (cnnlab/<module>.py).
+
+    Read from `solutions/cnnlab` in a clone, else from the installed student edition: a grading
+    server installed from the wheel has no solutions/, and an empty list here would let autograde
+    overwrite every student's package with the instructor's stubs.
+    """
+    folder = REPO / "solutions" / "cnnlab"
+    if not folder.is_dir():
+        import cnnlab  # the installed student edition has the same modules
+
+        folder = Path(cnnlab.__file__).parent
+    return sorted(f"cnnlab/{p.name}" for p in folder.glob("*.py"))
 
 
 # Where nbgrader's release_assignment, submit and collect meet unless told otherwise.

@@ -228,6 +228,29 @@ def test_depthwise_matches_torch_forward_and_autograd(ref, dtype):
     assert multipliers == {1, 2, 3}
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_large_layers_split_over_the_batch_match_torch(ref, dtype):
+    """Layers large enough for the two-thread path (halves of the batch) agree with PyTorch."""
+    rng = np.random.default_rng(24 + DTYPES.index(dtype))
+    for n, hp in [(5, dict(padding=1)), (4, dict(stride=(2, 1), padding=(1, 0))),
+                  (3, dict(dilation=2, padding=2))]:
+        x = rng.standard_normal((n, 32, 48, 47)).astype(dtype)
+        w = rng.standard_normal((64, 1, 3, 3)).astype(dtype)
+        b = rng.standard_normal(64).astype(dtype)
+        xt, wt, bt = (_t(a).requires_grad_() for a in (x, w, b))
+        yt = F.conv2d(xt, wt, bt, groups=32, **hp)
+        assert yt.numel() * 9 >= ref.depthwise._SPLIT_MACS  # the batch is split in two
+        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        yt.backward(_t(dy))
+        what = f"{_describe(x.shape, w.shape, hp, dtype)}"
+        _assert_close(ref.depthwise.depthwise_conv2d_forward(x, w, b, **hp), yt.detach().numpy(),
+                      dtype, what)
+        dx, dw, db = ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)
+        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
+        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
+        _assert_close(db, bt.grad.numpy(), dtype, f"db, {what}")
+
+
 def test_depthwise_equals_the_grouped_path(ref):
     """The dedicated kernels and conv2d with groups=C compute the same thing."""
     rng = np.random.default_rng(21)

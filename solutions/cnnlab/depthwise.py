@@ -23,8 +23,13 @@ one after the other at a fraction of the cost.
 
 The depthwise kernels are dedicated loops (not the general grouped path of `cnnlab.conv`), one
 (image, channel) plane at a time, with a fast path for stride 1 that runs every kernel tap as one
-long loop over the flattened padded plane.
+long loop over the flattened padded plane. On large layers the wrappers run the kernels on the two
+halves of the batch in two threads (the kernels release Python's GIL); the halves are fixed by the
+input, not by the number of cores, so the result is the same on any machine.
 """
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -127,8 +132,29 @@ def pointwise_conv2d_backward(dy, x, w):
 # Depthwise convolution: every channel filtered on its own
 # ----------------------------------------------------------------------------------------------
 
+# Layers with at least this many MACs run on the two halves of the batch in two threads; smaller
+# ones run in one call (starting a thread costs more than they take).
+_SPLIT_MACS = 2_000_000
+_pool = None
 
-@njit(cache=True)
+
+def _by_halves(n, macs, run):
+    """Call run(start, stop) on the images [0, n): once, or for large layers on the two halves
+    of the batch, the second half in a worker thread. Returns the list of results."""
+    global _pool
+    if n < 2 or macs < _SPLIT_MACS:
+        return [run(0, n)]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnlab-depthwise")
+    half = (n + 1) // 2
+    if (os.cpu_count() or 1) < 2:
+        return [run(0, half), run(half, n)]
+    second = _pool.submit(run, half, n)
+    return [run(0, half), second.result()]
+
+
+
+@njit(cache=True, nogil=True)
 def _depthwise_forward_kernel(xpad, w, b, sh, sw, dil_h, dil_w, out):
     """Fill `out` with the depthwise convolution of the already padded input.
 
@@ -219,11 +245,15 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     b = np.zeros(w.shape[0], dtype) if b is None else b.astype(dtype, copy=False)
     xpad = _pad(x, padding)
     out = np.empty((x.shape[0], w.shape[0], oh, ow), dtype)
-    _depthwise_forward_kernel(xpad, w, b, *stride, *dilation, out)
+
+    def run(start, stop):  # images start ... stop - 1: views of the batch, still contiguous
+        _depthwise_forward_kernel(xpad[start:stop], w, b, *stride, *dilation, out[start:stop])
+
+    _by_halves(x.shape[0], out.size * w.shape[2] * w.shape[3], run)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _depthwise_backward_input_kernel(dy, w, sh, sw, dil_h, dil_w, dxpad):
     """Accumulate dL/dxpad of a depthwise convolution.
 
@@ -271,7 +301,7 @@ def _depthwise_backward_input_kernel(dy, w, sh, sw, dil_h, dil_w, dxpad):
     ### END SOLUTION
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _depthwise_backward_weight_kernel(dy, xpad, sh, sw, dil_h, dil_w, dw_out):
     """Accumulate dL/dw of a depthwise convolution.
 
@@ -350,9 +380,15 @@ def depthwise_conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
     (ph, pw), (_, _, h, wd) = padding, x.shape
     xpad = _pad(x, padding)
     dxpad = np.zeros_like(xpad)
-    _depthwise_backward_input_kernel(dy, w, *stride, *dilation, dxpad)
-    dw = np.zeros_like(w)
-    _depthwise_backward_weight_kernel(dy, xpad, *stride, *dilation, dw)
+
+    def run(start, stop):  # the gradients of images start ... stop - 1; dw of those images
+        dy_part = dy[start:stop]
+        _depthwise_backward_input_kernel(dy_part, w, *stride, *dilation, dxpad[start:stop])
+        dw_part = np.zeros_like(w)
+        _depthwise_backward_weight_kernel(dy_part, xpad[start:stop], *stride, *dilation, dw_part)
+        return dw_part
+
+    dw = sum(_by_halves(x.shape[0], dy.size * w.shape[2] * w.shape[3], run))  # first half first
     dx = np.ascontiguousarray(dxpad[:, :, ph : ph + h, pw : pw + wd])
     return dx, dw, dy.sum(axis=(0, 2, 3))
 

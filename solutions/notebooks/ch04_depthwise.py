@@ -530,19 +530,19 @@ for size, c, o, s in [(112, 32, 64, 1), (112, 64, 128, 2), (56, 128, 128, 1), (2
 # and your 1×1 layer for the separable one (`depthwise.separable_conv2d_forward`, given, is the
 # two in a row). Everything runs on one core: your Numba kernels use one thread, and
 # `threadpool_limits(1)` (from `threadpoolctl`) keeps NumPy's BLAS to one thread as well, so that
-# the comparison is fair and stable. Median of 5 runs after a warm-up; your numbers depend on the
-# machine and on what else runs on it.
+# the comparison is fair and stable. Best of 7 runs after a warm-up (the least disturbed by other
+# programs); your numbers depend on the machine and on what else runs on it.
 
 # %%
-def median_time(function, repeat=5):
-    """Median of `repeat` runs, in seconds, after one warm-up run."""
+def best_time(function, repeat=7):
+    """The fastest of `repeat` runs, in seconds, after one warm-up run."""
     function()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return min(times)
 
 
 x_mb = rng.standard_normal((4, 256, 28, 28)).astype(np.float32)
@@ -568,16 +568,19 @@ runs = {  # name: (function, MACs)
         depthwise_macs + pointwise_macs),
 }
 with threadpool_limits(1):  # one BLAS thread, like the Numba kernels
-    seconds = {name: median_time(function) for name, (function, _) in runs.items()}
+    seconds = {name: best_time(function) for name, (function, _) in runs.items()}
 for name, (_, count) in runs.items():
     rate = f"{count / seconds[name] / 1e9:6.1f} GMAC/s" if count else ""
     print(f"{name:22} {1e3 * seconds[name]:8.2f} ms  {count / 1e6:8.1f} M MACs  {rate}")
 
 mac_ratio = standard_macs / (depthwise_macs + pointwise_macs)
+rate = {name: count / seconds[name] for name, (_, count) in runs.items()}  # MACs per second
 print(f"\nThe separable layer needs {mac_ratio:.1f}x fewer MACs. Measured, it is "
       f"{seconds['standard: both'] / seconds['separable: both']:.1f}x faster than your im2col + "
       f"GEMM layer, and {seconds['standard: GEMM'] / seconds['separable: both']:.1f}x faster "
-      f"than its GEMM alone. Its depthwise part does "
+      f"than its GEMM alone: the MAC ratio times the ratio of their rates, "
+      f"{rate['separable: both'] / 1e9:.1f} / {rate['standard: GEMM'] / 1e9:.1f} GMAC/s. "
+      f"Its depthwise part does "
       f"{100 * depthwise_macs / (depthwise_macs + pointwise_macs):.0f} % of its MACs and takes "
       f"{100 * seconds['separable: depthwise'] / seconds['separable: both']:.0f} % of its time; "
       f"im2col takes {100 * seconds['standard: im2col'] / seconds['standard: both']:.0f} % of "
@@ -597,14 +600,15 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Why does the speed-up not follow the MAC count? Because a MAC count measures the arithmetic,
-# and the arithmetic is only part of the cost: the rest is **memory traffic**. Compare the GMAC/s
-# column:
+# Why does the speed-up not follow the MAC count? Time is MACs divided by the rate at which
+# they are done, so the measured speed-up is the MAC ratio times the ratio of the two layers'
+# rates (the GMAC/s column). A MAC count measures the arithmetic, and the arithmetic is only part
+# of the cost: the rest is **memory traffic**, and it sets the rates:
 #
 # - A GEMM reuses every number it loads many times: each weight of the standard layer meets all
 #   $4 \cdot 28 \cdot 28$ output pixels, each input value $O = 256$ filters, so BLAS keeps blocks
 #   of both in the cache and the vector units busy. Its *arithmetic intensity* (MACs per byte
-#   moved) is high, and it runs near the processor's peak rate.
+#   moved) is high, and it runs at a large fraction of the processor's peak rate.
 # - A depthwise layer does only $K^2 = 9$ MACs for each input value it reads and each output it
 #   writes (times $M$). It moves about as many bytes as a copy of its input and output would, so
 #   its speed is set by memory, not by arithmetic: it runs at a small fraction of the GEMM's
@@ -614,7 +618,9 @@ plt.show()
 #   $C K^2 = 2304$), so it reuses each loaded number less than the standard layer's GEMM.
 #
 # So against a standard layer that runs at the GEMM's rate (the GEMM row; what a good library's
-# convolution approaches), the separable layer is faster by less than the MAC ratio. Your
+# convolution approaches), the separable layer is faster by less than the MAC ratio, as soon as
+# its mix of a slow depthwise part and a smaller GEMM runs at a lower rate (the usual case; on a
+# busy machine single timings can say otherwise: run the cell again). Your
 # im2col + GEMM layer pays for memory traffic too: im2col copies every input value 9 times and
 # does no arithmetic, which is why the standard layer as a whole runs at a lower rate than its
 # GEMM, and why the speed-up against it can come out larger. MobileNet's paper counts MACs; what
