@@ -110,18 +110,18 @@ def main(argv=None):
         if len(names) > 1:
             print(f"course total: {total:g} / {top:g} points ({100 * total / max(top, 1):.0f} %)")
         return 0
-    if args.command == "carry-over":
-        from .carry import carry_over
-
-        copied = carry_over(args.earlier, args.later)
-        print(f"copied from {args.earlier} into {args.later}: {', '.join(copied)}")
-        return 0
     if args.command == "report":
         from .nbgrader_trusted import print_report
 
         name = find_chapter(args.assignment).name
         flagged = print_report(Path(args.course) / "trusted_grades" / name)
         return 1 if flagged else 0
+    if args.command == "carry-over":
+        from .carry import carry_over
+
+        copied = carry_over(args.earlier, args.later)
+        print(f"copied from {args.earlier} into {args.later}: {', '.join(copied)}")
+        return 0
     from . import build as course_build  # needs jupytext/nbgrader: instructors only
 
     if args.command == "build":

@@ -217,13 +217,37 @@ def student(request):
     if not (folder / "__init__.py").is_file():
         raise GradingError(f"{folder} is not a package folder (no __init__.py)")
     global _session
-    session = StudentSession(folder, isolation=request.config.getoption("isolation"))
+    session = _early.pop("session", None) or StudentSession(
+        folder, isolation=request.config.getoption("isolation"))
     _write({"event": "isolation", "text": describe_isolation(session.isolation)})
     session.start()
     _session = session
     yield session.root()
     _session = None
     session.close()
+
+
+_early = {}  # the session whose worker starts while pytest collects
+
+
+def pytest_collection(session):
+    # Start the student's worker now: its interpreter, NumPy and Numba load while this process
+    # collects the suite and imports the reference.
+    folder = session.config.getoption("package")
+    if folder and (Path(folder) / "__init__.py").is_file():
+        try:
+            early = StudentSession(Path(folder).resolve(),
+                                   isolation=session.config.getoption("isolation"))
+            early.launch()
+        except GradingError:
+            return  # the `student` fixture reports it
+        _early["session"] = early
+
+
+def pytest_unconfigure(config):
+    early = _early.pop("session", None)
+    if early is not None:
+        early.close()
 
 
 @pytest.fixture(scope="session")

@@ -79,6 +79,7 @@ class StudentSession:
         self.isolation = choose_isolation(isolation)
         self.limits = limits or Limits.from_env()
         self.worker = None
+        self._launched = None  # a worker launched ahead of need, not yet greeted
         self.generation = 0  # bumped at every worker replacement; handles of older ones are dead
         self.timed_out = {}  # path of a call that hung -> message (it is not waited for again)
         self.counts = {}  # handle -> Remote objects holding it
@@ -87,16 +88,29 @@ class StudentSession:
         self.kinds = {}  # path -> (type, module, callable) of the package's modules and functions
         self.recording = None  # a list: every call of the package is appended (see `request`)
 
-    def start(self):
-        """Start a worker now (GradingError if none can start)."""
-        if self.worker is None:
+    def launch(self):
+        """Start a worker's process, not waiting for it (it imports NumPy and Numba meanwhile)."""
+        if self.worker is None and self._launched is None:
             worker = WorkerProcess(self.package, self.limits, self.isolation)
-            worker.start()
+            worker.launch()
+            self._launched = worker
+
+    def start(self):
+        """A ready worker (GradingError if none can start)."""
+        if self.worker is None:
+            worker, self._launched = self._launched, None
+            if worker is None:
+                worker = WorkerProcess(self.package, self.limits, self.isolation)
+                worker.launch()
+            worker.greet()
             self.worker = worker
             self.starts += 1
         return self.worker
 
     def close(self):
+        launched, self._launched = self._launched, None
+        if launched is not None:
+            launched.stop()
         if self.worker is not None:
             self.worker.stop()
             self.worker = None

@@ -243,6 +243,12 @@ class WorkerProcess:
             resource.setrlimit(kind, (value, value))
 
     def start(self):
+        """Launch the worker and wait for its greeting (GradingError if it does not come)."""
+        self.launch()
+        self.greet()
+
+    def launch(self):
+        """Start the worker process; `greet()` waits until it is ready."""
         grade = self.work / "grade"
         copy_package(self.package, grade / "package" / "cnnlab", self.limits.package_bytes)
         shutil.copy2(WORKER_SCRIPT, grade / "worker.py")
@@ -282,6 +288,8 @@ class WorkerProcess:
                 os.close(fd)
         os.set_blocking(self._requests, False)
         self.output = Drain(out_read, self.limits.output_bytes)
+
+    def greet(self):
         try:
             hello, _ = self._receive(self.limits.start_seconds)
         except (WorkerTimeout, EOFError, wire.ProtocolError) as error:

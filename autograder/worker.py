@@ -294,6 +294,10 @@ class Worker:
             while view:
                 view = view[os.write(replies, view):]
 
+        try:  # what any student's package imports first: loaded while the grader gets ready
+            import numba  # noqa: F401
+        except ImportError:
+            pass
         write(pack({"hello": sys.version.split()[0], "pid": os.getpid()}, []))
         while True:
             try:
