@@ -173,6 +173,15 @@ plt.show()
 # Worked example: the 2×2 RGB image above gives $\begin{pmatrix} 4/3 & 2/3 \\ 2 & 8/3
 # \end{pmatrix}$ and $\begin{pmatrix} 8 & 9 \\ 10 & 14 \end{pmatrix}$.
 
+# %% [markdown]
+# **Reading a check cell.** While it runs it shows `checking pointwise_conv2d_forward (...): k of n
+# tests done`, then a ✔ or ✘ line per check (a ✘ names the case, the first wrong value with got vs
+# expected, and the known mistake your result matches if it is one); the number it ends with is the
+# points the cell earned: with `hidden = False`, as here, only its public checks ran, and when your
+# notebook is graded `hidden` is `True` and the same cell runs the hidden tests too. To debug a
+# Numba kernel as plain Python (readable tracebacks, `print()` inside it), grade it in a terminal
+# with `python -m autograder grade ch04 --no-jit`.
+
 # %% nbgrader={"grade": true, "grade_id": "check_pointwise_conv2d_forward", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # Public checks of your pointwise_conv2d_forward; the hidden tests of this cell grade it on many random cases.
 hidden = False
