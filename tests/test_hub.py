@@ -256,6 +256,15 @@ class Users:
             self.created.append(user)
             run([system_tool("chpasswd")], input=f"{user}:{self.password}\n")
             home.chmod(0o700)
+        if AS_ROOT:  # the hub's PAM login must accept them; say so here rather than at login
+            import pamela
+
+            for user in self.created:
+                try:
+                    pamela.authenticate(user, self.password, service="login")
+                except pamela.PAMError as error:
+                    raise RuntimeError(
+                        f"PAM refuses the password just set for {user}: {error}") from error
 
     def uid(self, name):
         return pwd.getpwnam(self.names[name]).pw_uid
@@ -412,7 +421,9 @@ class Session:
         xsrf = self.http.cookies.get("_xsrf", path="/hub/")
         done = self.http.post(f"{hub.url}/hub/login?next=", timeout=60, data={
             "username": self.user, "password": hub.users.password, "_xsrf": xsrf})
-        assert "jupyterhub-session-id" in self.http.cookies or done.ok, done.text[:500]
+        assert done.ok and "/hub/login" not in done.url, (
+            f"login as {self.user} failed ({done.status_code}); hub log:\n"
+            + "\n".join((hub.folder / "jupyterhub.log").read_text().splitlines()[-8:]))
         self.base = f"{hub.url}/user/{self.user}"
         self.start_server()
 
