@@ -260,11 +260,16 @@ class Users:
             import pamela
 
             for user in self.created:
-                try:
-                    pamela.authenticate(user, self.password, service="login")
-                except pamela.PAMError as error:
-                    raise RuntimeError(
-                        f"PAM refuses the password just set for {user}: {error}") from error
+                for attempt in (1, 2):
+                    try:
+                        pamela.authenticate(user, self.password, service="login")
+                        break
+                    except pamela.PAMError as error:
+                        if attempt == 2:
+                            raise RuntimeError(f"PAM refuses the password just set for {user}: "
+                                               f"{error}") from error
+                        print(f"PAM refused {user}'s new password ({error}); setting it again")
+                        run([system_tool("chpasswd")], input=f"{user}:{self.password}\n")
 
     def uid(self, name):
         return pwd.getpwnam(self.names[name]).pw_uid
