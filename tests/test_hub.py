@@ -6,9 +6,9 @@ wheel (student editions, engine, public checks; no solutions/), which test_stude
 The instructor's server gets the reference package (a copy in the instructor's home) through
 CNNLAB_REFERENCE, as a grading server would.
 
-As root the users are real Unix users (created and removed here) with PAM passwords, so the
-exchange's permissions are those of separate users; elsewhere every server runs as this user with a
-shared password (said in the test output). Students of the HTTP cycle:
+As root the users are real Unix users (`cnnXXXX-<name>`, created and removed here) with PAM
+passwords, so the exchange's permissions are those of separate users; elsewhere every server runs
+as this user with a shared password (said in the test output). Students of the HTTP cycle:
 
 - `ada` writes the reference code of chapter 1: full marks;
 - `bob` changes nothing: 0;
@@ -45,7 +45,9 @@ from autograder.reference import REPO
 CHAPTER = CHAPTERS[0].name  # chapter 1: the fastest cycle
 PARTIAL = ({"edges.correlate2d", "edges._correlate2d_valid"}, 6)  # cy's functions and points
 ARTIFACTS = REPO / "test-artifacts" / "hub"
-PREFIX = "cnnlab-"  # Unix user names made by this test
+# Unix user names made by this test: one prefix per run, so that two runs at once (two xdist
+# workers, two checkouts on one machine) never share, recreate or remove each other's users.
+PREFIX = f"cnn{uuid.uuid4().hex[:4]}-"
 INSTRUCTOR, STUDENTS, BROWSER_STUDENT = "ines", ("ada", "bob", "cy"), "dee"
 AS_ROOT = os.geteuid() == 0
 CHROMIUM = "/usr/bin/chromium"
@@ -280,7 +282,10 @@ class Users:
     def stop_processes(self):
         """End what is still running as a test user (by process id)."""
         for user in self.created:
-            uid = pwd.getpwnam(user).pw_uid
+            try:
+                uid = pwd.getpwnam(user).pw_uid
+            except KeyError:
+                continue
             for proc in Path("/proc").glob("[0-9]*"):
                 try:
                     if proc.stat().st_uid == uid:
