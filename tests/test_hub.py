@@ -6,9 +6,9 @@ wheel (student editions, engine, public checks; no solutions/), which test_stude
 The instructor's server gets the reference package (a copy in the instructor's home) through
 CNNLAB_REFERENCE, as a grading server would.
 
-As root the users are real Unix users (created and removed here) with PAM passwords, so the
-exchange's permissions are those of separate users; elsewhere every server runs as this user with a
-shared password (said in the test output). Students of the HTTP cycle:
+As root the users are real Unix users (`cnnXXXX-<name>`, created and removed here) with PAM
+passwords, so the exchange's permissions are those of separate users; elsewhere every server runs
+as this user with a shared password (said in the test output). Students of the HTTP cycle:
 
 - `ada` writes the reference code of chapter 1: full marks;
 - `bob` changes nothing: 0;
@@ -46,7 +46,9 @@ from autograder.reference import REPO
 CHAPTER = CHAPTERS[0].name  # chapter 1: the fastest cycle
 PARTIAL = ({"edges.correlate2d", "edges._correlate2d_valid"}, 6)  # cy's functions and points
 ARTIFACTS = REPO / "test-artifacts" / "hub"
-PREFIX = "cnnlab-"  # Unix user names made by this test
+# Unix user names made by this test: one prefix per run, so that two runs at once (two xdist
+# workers, two checkouts on one machine) never share, recreate or remove each other's users.
+PREFIX = f"cnn{uuid.uuid4().hex[:4]}-"
 INSTRUCTOR, STUDENTS, BROWSER_STUDENT = "ines", ("ada", "bob", "cy"), "dee"
 AS_ROOT = os.geteuid() == 0
 CHROMIUM = "/usr/bin/chromium"
@@ -249,6 +251,20 @@ class Users:
             self.created.append(user)
             run([system_tool("chpasswd")], input=f"{user}:{self.password}\n")
             home.chmod(0o700)
+        if AS_ROOT:  # the hub's PAM login must accept them; say so here rather than at login
+            import pamela
+
+            for user in self.created:
+                for attempt in (1, 2):
+                    try:
+                        pamela.authenticate(user, self.password, service="login")
+                        break
+                    except pamela.PAMError as error:
+                        if attempt == 2:
+                            raise RuntimeError(f"PAM refuses the password just set for {user}: "
+                                               f"{error}") from error
+                        print(f"PAM refused {user}'s new password ({error}); setting it again")
+                        run([system_tool("chpasswd")], input=f"{user}:{self.password}\n")
 
     def uid(self, name):
         return pwd.getpwnam(self.names[name]).pw_uid
@@ -259,7 +275,10 @@ class Users:
     def stop_processes(self):
         """End what is still running as a test user (by process id)."""
         for user in self.created:
-            uid = pwd.getpwnam(user).pw_uid
+            try:
+                uid = pwd.getpwnam(user).pw_uid
+            except KeyError:
+                continue
             for proc in Path("/proc").glob("[0-9]*"):
                 try:
                     if proc.stat().st_uid == uid:
@@ -405,7 +424,9 @@ class Session:
         xsrf = self.http.cookies.get("_xsrf", path="/hub/")
         done = self.http.post(f"{hub.url}/hub/login?next=", timeout=60, data={
             "username": self.user, "password": hub.users.password, "_xsrf": xsrf})
-        assert "jupyterhub-session-id" in self.http.cookies or done.ok, done.text[:500]
+        assert done.ok and "/hub/login" not in done.url, (
+            f"login as {self.user} failed ({done.status_code}); hub log:\n"
+            + "\n".join((hub.folder / "jupyterhub.log").read_text().splitlines()[-8:]))
         self.base = f"{hub.url}/user/{self.user}"
         self.start_server()
 
