@@ -114,10 +114,13 @@ def bwrap_base():
             command += ["--ro-bind", str(path), str(path)]
     for path in ("/etc/ld.so.cache", "/etc/localtime"):
         command += ["--ro-bind-try", path, path]
+    # The private /tmp first: a Python environment that lives under /tmp (a CI clone's venv) is
+    # then bound on top of it instead of being hidden by it.
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for root in python_roots():
         if root != Path("/usr") and Path("/usr") not in root.parents:
             command += ["--ro-bind", str(root), str(root)]
-    return command + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    return command
 
 
 def _bwrap_command(work, inner, cache=None):

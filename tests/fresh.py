@@ -58,3 +58,11 @@ def missing(what):
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: .ci/run must provide it)")
     pytest.skip(message)
+
+
+def need_bwrap():
+    """Skip where the bwrap sandbox cannot run; under CI=true fail instead."""
+    from autograder.sandbox import bwrap_problem
+
+    if bwrap_problem():
+        missing(f"the bwrap sandbox ({bwrap_problem()}; .ci/setup-system installs it)")

@@ -11,12 +11,11 @@ import shutil
 import time
 
 import pytest
-from fresh import missing
+from fresh import need_bwrap
 
 from autograder import grade
 from autograder.build import build_package
 from autograder.reference import REPO
-from autograder.sandbox import bwrap_problem
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(autouse=True)
 def sandbox():
     """The catalogue is graded in the bwrap sandbox: skip where it cannot run, fail under CI."""
-    if bwrap_problem():
-        missing(f"the bwrap sandbox ({bwrap_problem()}; .ci/setup-system installs it)")
+    need_bwrap()
 
 SOLUTIONS = REPO / "solutions" / "cnnlab"
 SECRET = "### BEGIN SOLUTION"  # in every reference module with an exercise
