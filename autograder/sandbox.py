@@ -39,6 +39,7 @@ from . import worker as wire
 WORKER_SCRIPT = Path(wire.__file__).resolve()
 NOBODY = 65534
 INSIDE = "/grade"  # where the sandbox sees the worker's files
+SCRATCH = "/scratch"  # the worker's home and working folder in the sandbox: empty, private
 
 
 class GradingError(Exception):
@@ -116,7 +117,7 @@ def bwrap_base():
         command += ["--ro-bind-try", path, path]
     # The private /tmp first: a Python environment that lives under /tmp (a CI clone's venv) is
     # then bound on top of it instead of being hidden by it.
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SCRATCH]
     for root in python_roots():
         if root != Path("/usr") and Path("/usr") not in root.parents:
             command += ["--ro-bind", str(root), str(root)]
@@ -124,7 +125,7 @@ def bwrap_base():
 
 
 def _bwrap_command(work, inner, cache=None):
-    command = bwrap_base() + ["--ro-bind", str(work / "grade"), INSIDE, "--chdir", "/tmp"]
+    command = bwrap_base() + ["--ro-bind", str(work / "grade"), INSIDE, "--chdir", SCRATCH]
     if cache is not None:
         command += ["--bind", str(cache), "/numba-cache"]
     return command + inner
@@ -268,7 +269,7 @@ class WorkerProcess:
         if self.isolation == "bwrap":
             # The sandbox sees the package at the same path every time: a cache that persists.
             command = _bwrap_command(self.work, inner, numba_cache(self.package))
-            home, cache = "/tmp", "/numba-cache"
+            home, cache = SCRATCH, "/numba-cache"
         else:
             home = self.work / "home"
             home.mkdir()

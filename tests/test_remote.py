@@ -232,7 +232,7 @@ def test_bwrap_sandbox_sees_no_solutions_no_network_and_runs_as_nobody(toy, monk
     try:
         toy_module = session.root().toy
         env, cwd, listing, uid = toy_module.environment()
-        assert "CNNLAB_REFERENCE" not in env and cwd == "/tmp" and listing == []
+        assert "CNNLAB_REFERENCE" not in env and cwd == "/scratch" and listing == []
         assert uid == 65534
         for secret in (REPO / "solutions" / "cnnlab" / "conv.py", toy / "toy.py"):
             with pytest.raises(FileNotFoundError):
