@@ -79,7 +79,8 @@ def _conv2d_forward_loops(xpad, w, b, sh, sw, dil_h, dil_w, out):
     C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
     ### BEGIN SOLUTION
     # The same sum, looped so that the innermost loop walks along a row of the output: memory
-    # is read in order, which is several times faster than summing one output at a time.
+    # is read in order, about 1.5x faster (1.05x-1.8x measured, one thread) than summing one
+    # output at a time into a local variable (n, o, y, x, then c, i, j).
     for n in range(N):
         for o in range(O):
             out[n, o] = b[o]

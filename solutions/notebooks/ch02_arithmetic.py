@@ -563,9 +563,16 @@ plt.show()
 # ```
 #
 # which is yours, in `cnnlab/conv.py`: fill `out` in place with the formula above (no `return`).
-# `b` is always an array here (zeros when the layer has no bias). Seven nested loops: over `n`,
-# `o`, `y`, `x`, then `c`, `i`, `j`. Sum into a local variable started at `b[o]` and store it
-# once per output element. Tips from chapter 1: plain loops are fast in Numba (no slicing), the
+# `b` is always an array here (zeros when the layer has no bias). Seven nested loops. The
+# formula read literally loops over `n`, `o`, `y`, `x`, then sums over `c`, `i`, `j` into a local
+# variable started at `b[o]`, stored once per output element; that is correct and a fine first
+# version. The reference solution turns the loops around: over `n`, `o` (set `out[n, o]` to
+# `b[o]`), then `c`, `i`, `j` (one weight `w[o, c, i, j]`), and innermost `y`, `x`, adding
+# `weight * xpad[...]` into `out[n, o, y, x]`. Its innermost loop walks along a row of `xpad` and
+# of `out`, so memory is read in order: on the machine this course was written on, with one
+# thread, that was 1.05× to 1.8× faster (about 1.5× typically; float32 and float64, layers from
+# 2×8×32×32 to 16×32×16×16 inputs). Either order earns full marks (the sums differ only in
+# rounding). Tips from chapter 1: plain loops are fast in Numba (no slicing), the
 # first call compiles (a few seconds), and `conv._conv2d_forward_loops.py_func(...)` runs your
 # loops as plain Python, for debugging.
 
