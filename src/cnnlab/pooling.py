@@ -34,14 +34,13 @@ from ._validate import (
 def pool_output_shape(input_shape, kernel_size, stride=None, padding=0):
     """Output shape of a 2-D pooling of an (N, C, H, W) input (PyTorch's, with ceil_mode=False).
 
-    Args:
-        input_shape: (N, C, H, W).
-        kernel_size: int or (KH, KW), each >= 1.
-        stride: int or (SH, SW), each >= 1; None means stride = kernel_size.
-        padding: int or (PH, PW), each 0 <= P <= K // 2 (PyTorch's limit).
+    Inputs:
+    - input_shape: (N, C, H, W).
+    - kernel_size: int or (KH, KW), each >= 1.
+    - stride: int or (SH, SW), each >= 1; None means stride = kernel_size.
+    - padding: int or (PH, PW), each 0 <= P <= K // 2 (PyTorch's limit).
 
-    Returns:
-        (N, C, OH, OW) with OH = (H + 2*PH - KH) // SH + 1 and OW = (W + 2*PW - KW) // SW + 1.
+    Returns (N, C, OH, OW) with OH = (H + 2*PH - KH) // SH + 1 and OW = (W + 2*PW - KW) // SW + 1.
     """
     return check_pool(tuple(input_shape), kernel_size, stride, padding)[3]
 
@@ -65,14 +64,13 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
 
     where xpad is x padded with PH rows / PW columns of -inf on every side.
 
-    Args:
-        x: (N, C, H, W) real array.
-        kernel_size: int or (KH, KW).
-        stride: int or (SH, SW); None (default) means stride = kernel_size.
-        padding: int or (PH, PW), at most half the kernel size.
+    Inputs:
+    - x: (N, C, H, W) real array.
+    - kernel_size: int or (KH, KW).
+    - stride: int or (SH, SW); None (default) means stride = kernel_size.
+    - padding: int or (PH, PW), at most half the kernel size.
 
-    Returns:
-        y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
+    Returns y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
     """
     x, (kh, kw), (sh, sw), (ph, pw), out_shape = prepare_pool(x, kernel_size, stride, padding)
     y = np.empty(out_shape, dtype=x.dtype)
@@ -102,13 +100,12 @@ def maxpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
     maximum (the first one on ties, like PyTorch); every other input of the window gets nothing.
     Overlapping windows (stride < kernel) can pick the same input, whose gradients then add up.
 
-    Args:
-        dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
-        x: (N, C, H, W) the forward input (the argmax is recomputed, nothing is cached).
-        kernel_size, stride, padding: as in `maxpool2d_forward`.
+    Inputs:
+    - dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
+    - x: (N, C, H, W) the forward input (the argmax is recomputed, nothing is cached).
+    - kernel_size, stride, padding: as in `maxpool2d_forward`.
 
-    Returns:
-        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    Returns dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
     """
     x, dy, (kh, kw), (sh, sw), (ph, pw) = prepare_pool_backward(dy, x, kernel_size, stride, padding)
     dx = np.zeros(x.shape, dtype=x.dtype)
@@ -144,14 +141,13 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     where xpad is x padded with PH rows / PW columns of zeros on every side (PyTorch's default
     count_include_pad=True: the divisor is always KH*KW, even for windows that overlap padding).
 
-    Args:
-        x: (N, C, H, W) real array.
-        kernel_size: int or (KH, KW).
-        stride: int or (SH, SW); None (default) means stride = kernel_size.
-        padding: int or (PH, PW), at most half the kernel size.
+    Inputs:
+    - x: (N, C, H, W) real array.
+    - kernel_size: int or (KH, KW).
+    - stride: int or (SH, SW); None (default) means stride = kernel_size.
+    - padding: int or (PH, PW), at most half the kernel size.
 
-    Returns:
-        y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
+    Returns y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
     """
     x, (kh, kw), (sh, sw), (ph, pw), out_shape = prepare_pool(x, kernel_size, stride, padding)
     y = np.empty(out_shape, dtype=x.dtype)
@@ -180,13 +176,12 @@ def avgpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
     dy[n, c, oh, ow] / (KH*KW) (padded positions get their share too, which is dropped).
     Overlapping windows add up.
 
-    Args:
-        dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
-        x: (N, C, H, W) the forward input (only its shape matters).
-        kernel_size, stride, padding: as in `avgpool2d_forward`.
+    Inputs:
+    - dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
+    - x: (N, C, H, W) the forward input (only its shape matters).
+    - kernel_size, stride, padding: as in `avgpool2d_forward`.
 
-    Returns:
-        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    Returns dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
     """
     x, dy, (kh, kw), (sh, sw), (ph, pw) = prepare_pool_backward(dy, x, kernel_size, stride, padding)
     dx = np.zeros(x.shape, dtype=x.dtype)
@@ -219,11 +214,10 @@ def global_avgpool2d_forward(x):
 
     y[n, c, 0, 0] = 1/(H*W) * sum_{h, w} x[n, c, h, w]   (like x.mean((2, 3), keepdim=True))
 
-    Args:
-        x: (N, C, H, W) real array.
+    Inputs:
+    - x: (N, C, H, W) real array.
 
-    Returns:
-        y: (N, C, 1, 1) array of x's float dtype.
+    Returns y: (N, C, 1, 1) array of x's float dtype.
     """
     x = as_float_array(x, "x", 4)
     # YOUR CODE HERE
@@ -235,12 +229,11 @@ def global_avgpool2d_backward(dy, x):
 
     Every one of the H*W inputs of channel (n, c) gets dy[n, c, 0, 0] / (H*W).
 
-    Args:
-        dy: (N, C, 1, 1) upstream gradient dL/dy.
-        x: (N, C, H, W) the forward input (only its shape matters).
+    Inputs:
+    - dy: (N, C, 1, 1) upstream gradient dL/dy.
+    - x: (N, C, H, W) the forward input (only its shape matters).
 
-    Returns:
-        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    Returns dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
     """
     x = as_float_array(x, "x", 4)
     dy = as_float_array(dy, "dy", 4)
