@@ -1116,7 +1116,7 @@ plt.show()
 # %% [markdown]
 # The sentence above reads your measurement. Compiling the loops typically buys two to three
 # orders of magnitude: the same arithmetic without the interpreter's overhead per operation. A
-# matrix product usually buys more on top (on the machine this course was written on, about 7×
+# matrix product usually buys more on top (on the machine this course was written on, 6–7×
 # on one core), despite copying every pixel 9 times, because the BLAS routine keeps the
 # processor's vector units busy and reuses each number from the cache many times; the copies are
 # the price, and on a small layer or a slow memory they can eat the gain. Your numbers depend on
