@@ -6,5 +6,6 @@
 """
 
 from .engine import Report, check, grade
+from .reference import earlier_chapters
 
-__all__ = ["Report", "check", "grade"]
+__all__ = ["Report", "check", "earlier_chapters", "grade"]

@@ -97,3 +97,22 @@ def load_package(path, name):
 def load_reference():
     """The reference package, imported as `cnnlab_reference`."""
     return load_package(reference_dir(), REFERENCE_NAME)
+
+
+def earlier_chapters():
+    """The package a chapter's notebook takes the earlier chapters' pieces from: working code.
+
+    That is the reference package (solutions/cnnlab, or CNNLAB_REFERENCE) where this machine has
+    it, imported as `cnnlab_reference`; elsewhere (a students' image has no solutions/) the
+    learner's own `cnnlab`, which in an nbgrader assignment holds the earlier chapters as
+    reference code (`nbgrader-course --earlier reference`, the default). Prints which one.
+    """
+    if (reference_location() / "__init__.py").is_file():
+        package = load_reference()
+        print(f"earlier chapters' pieces: the reference package ({reference_location()})")
+    else:
+        import cnnlab as package
+
+        print(f"earlier chapters' pieces: the package beside this notebook "
+              f"({Path(package.__file__).parent})")
+    return package

@@ -15,6 +15,7 @@ import pytest
 import scipy.signal
 
 from autograder.feedback import assert_close, describe_array
+from autograder.numerical import NUMERICAL, numerical_gradient
 
 DTYPES = (np.float64, np.float32)
 
@@ -202,26 +203,6 @@ def pool_call(name, arrays, kwargs):
     return f"{name}({', '.join(args)}, {hyper_text(kwargs)})"
 
 
-def numerical_grad(student, f, x, dy, eps=1e-6):
-    """Central differences of sum(f(x) * dy) in float64, as the given `cnnlab.gradcheck` computes
-    them, here on the grader's side: the oracle `f` is the grader's, and so is its gradient."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + eps
-        loss_plus = np.sum(f(x) * dy)
-        x[index] = saved - eps
-        loss_minus = np.sum(f(x) * dy)
-        x[index] = saved
-        grad[index] = (loss_plus - loss_minus) / (2 * eps)
-    return grad
-
-
-# Numerical gradients agree with exact ones to about 1e-9 here (float64, eps = 1e-6).
-NUMERICAL = dict(rtol=1e-6, atol=1e-7)
-
-
 # --- conv2d_backward_input -----------------------------------------------------------------
 
 
@@ -252,7 +233,7 @@ def test_conv2d_backward_input_numerical_gradient(student):
     for x_shape, w_shape, hyper in CONV_CHECKS:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         dy = rng.standard_normal(numpy_conv2d(x, w, **hyper).shape)
-        expected = numerical_grad(student, lambda x, w=w, h=hyper: numpy_conv2d(x, w, **h), x, dy)
+        expected = numerical_gradient(lambda x, w=w, h=hyper: numpy_conv2d(x, w, **h), x, dy)
         got = student.conv.conv2d_backward_input(dy, x_shape, w, **hyper)
         assert_close(got, expected, conv_call("conv2d_backward_input", dy, x_shape, w, hyper)
                      + " vs central differences", **NUMERICAL)
@@ -298,7 +279,7 @@ def test_conv2d_backward_weight_numerical_gradient(student):
     for x_shape, w_shape, hyper in CONV_CHECKS:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         dy = rng.standard_normal(numpy_conv2d(x, w, **hyper).shape)
-        expected = numerical_grad(student, lambda w, x=x, h=hyper: numpy_conv2d(x, w, **h), w, dy)
+        expected = numerical_gradient(lambda w, x=x, h=hyper: numpy_conv2d(x, w, **h), w, dy)
         got = student.conv.conv2d_backward_weight(dy, x, w_shape, **hyper)
         assert_close(got, expected, conv_call("conv2d_backward_weight", dy, x, w_shape, hyper)
                      + " vs central differences", **NUMERICAL)
@@ -327,8 +308,8 @@ def test_conv2d_backward_bias_numerical_gradient(student):
     for x_shape, w_shape, hyper in CONV_CHECKS:
         x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), np.zeros(w_shape[0])
         dy = rng.standard_normal(numpy_conv2d(x, w, **hyper).shape)
-        expected = numerical_grad(
-            student, lambda b, x=x, w=w, h=hyper: numpy_conv2d(x, w, b, **h), b, dy)
+        expected = numerical_gradient(
+            lambda b, x=x, w=w, h=hyper: numpy_conv2d(x, w, b, **h), b, dy)
         got = student.conv.conv2d_backward_bias(dy)
         assert_close(got, expected, f"conv2d_backward_bias(dy {describe_array(dy)}) vs central "
                                     "differences", **NUMERICAL)
@@ -447,9 +428,9 @@ def test_conv2d_backward_gemm_numerical_gradient(student):
         def forward(x=x, w=w, b=b, h=hyper, g=groups):
             return numpy_grouped_conv2d(x, w, b, g, **h)
 
-        expected = (numerical_grad(student, lambda x: forward(x=x), x, dy),
-                    numerical_grad(student, lambda w: forward(w=w), w, dy),
-                    numerical_grad(student, lambda b: forward(b=b), b, dy))
+        expected = (numerical_gradient(lambda x: forward(x=x), x, dy),
+                    numerical_gradient(lambda w: forward(w=w), w, dy),
+                    numerical_gradient(lambda b: forward(b=b), b, dy))
         got = student.conv.conv2d_backward_gemm(dy, x, w, **hyper, groups=groups)
         check_gemm(got, expected, gemm_call(dy, x, w, hyper, groups) + " vs central differences",
                    w_shape, hyper, groups, **NUMERICAL)
@@ -537,7 +518,7 @@ def test_maxpool2d_backward_numerical_gradient(student):
         # Distinct values at least 1/size apart: a nudge of 1e-6 never changes a window's argmax.
         x = rng.permutation(np.prod(shape)).reshape(shape) / np.prod(shape)
         dy = rng.uniform(0.5, 1.5, pool_out_shape(shape, **kwargs))
-        expected = numerical_grad(student, lambda x, kw=kwargs: numpy_pool("max", x, **kw), x, dy)
+        expected = numerical_gradient(lambda x, kw=kwargs: numpy_pool("max", x, **kw), x, dy)
         got = student.pooling.maxpool2d_backward(dy, x, **kwargs)
         call = pool_call("maxpool2d_backward", [("dy", dy), ("x", x)], kwargs)
         assert_close(got, expected, call + " vs central differences", **NUMERICAL)
@@ -634,7 +615,7 @@ def test_avgpool2d_backward_numerical_gradient(student):
     for shape, kwargs in POOL_CHECKS:
         x = rng.standard_normal(shape)
         dy = rng.uniform(0.5, 1.5, pool_out_shape(shape, **kwargs))
-        expected = numerical_grad(student, lambda x, kw=kwargs: numpy_pool("avg", x, **kw), x, dy)
+        expected = numerical_gradient(lambda x, kw=kwargs: numpy_pool("avg", x, **kw), x, dy)
         got = student.pooling.avgpool2d_backward(dy, x, **kwargs)
         call = pool_call("avgpool2d_backward", [("dy", dy), ("x", x)], kwargs)
         assert_close(got, expected, call + " vs central differences", **NUMERICAL)
@@ -669,7 +650,7 @@ def test_global_avgpool2d_mean_and_numerical_gradient(student):
                      f"global_avgpool2d_forward(x {describe_array(x)})")
         x = x.astype(np.float64)
         dy = rng.standard_normal(shape[:2] + (1, 1))
-        expected = numerical_grad(student, lambda x: x.mean((2, 3), keepdims=True), x, dy)
+        expected = numerical_gradient(lambda x: x.mean((2, 3), keepdims=True), x, dy)
         got = student.pooling.global_avgpool2d_backward(dy, x)
         assert_close(got, expected, f"global_avgpool2d_backward(dy {describe_array(dy)}, "
                                     f"x {describe_array(x)}) vs central differences", **NUMERICAL)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from autograder.feedback import assert_close, describe_array
+from autograder.numerical import NUMERICAL, numerical_grads
 
 DTYPES = (np.float64, np.float32)
 
@@ -115,35 +116,6 @@ def numpy_pointwise_conv2d(x, w, b=None):
             for col in range(wd):
                 out[image, :, y, col] = w @ x[image, :, y, col]
     return out if b is None else out + np.asarray(b)[None, :, None, None]
-
-
-def numerical_gradient(f, x, dy, eps=1e-6):
-    """Central differences of sum(f(x) * dy) with respect to x, in float64."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + eps
-        plus = np.sum(f(x) * dy)
-        x[index] = saved - eps
-        minus = np.sum(f(x) * dy)
-        x[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def numerical_grads(forward, x, w, b, dy):
-    """[dL/dx, dL/dw, dL/db] of L = sum(forward(x, w, b) * dy) by central differences (without
-    dL/db when b is None)."""
-    grads = [numerical_gradient(lambda x: forward(x, w, b), x, dy),
-             numerical_gradient(lambda w: forward(x, w, b), w, dy)]
-    if b is not None:
-        grads.append(numerical_gradient(lambda b: forward(x, w, b), b, dy))
-    return grads
-
-
-# Numerical gradients agree with exact ones to about 1e-9 here (float64, eps = 1e-6).
-NUMERICAL = dict(rtol=1e-6, atol=1e-7)
 
 
 # --- random cases ---------------------------------------------------------------------------

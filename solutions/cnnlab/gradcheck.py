@@ -18,14 +18,13 @@ import numpy as np
 def numerical_gradient(f, x, dy=None, eps=1e-6):
     """Central-difference estimate of d/dx of sum(f(x) * dy).
 
-    Args:
-        f: function of one array returning an array (any shape, the shape of dy).
-        x: array, the point where the gradient is taken (converted to float64; not modified).
-        dy: upstream gradient, same shape as f(x); None means all ones (the gradient of sum(f(x))).
-        eps: step size.
+    Inputs:
+    - f: function of one array returning an array (any shape, the shape of dy).
+    - x: array, the point where the gradient is taken (converted to float64; not modified).
+    - dy: upstream gradient, same shape as f(x); None means all ones (the gradient of sum(f(x))).
+    - eps: step size.
 
-    Returns:
-        grad: float64 array of x's shape.
+    Returns grad: float64 array of x's shape.
     """
     x = np.array(x, dtype=np.float64)  # a copy we are free to nudge
     if dy is None:
@@ -58,21 +57,20 @@ def relative_error(a, b):
 def gradcheck(f, inputs, grads, dy=None, eps=1e-6):
     """Compare analytic gradients with numerical ones, one input at a time.
 
-    Args:
-        f: function called as f(**inputs), returning an array.
-        inputs: dict name -> array, the point where gradients are checked (use float64).
-        grads: dict name -> analytic gradient dL/d(input) from your backward pass, for some or all
-            of the inputs, with L = sum(f(**inputs) * dy).
-        dy: upstream gradient, the shape of f's output; None means all ones.
-        eps: step size of the central differences.
+    Inputs:
+    - f: function called as f(**inputs), returning an array.
+    - inputs: dict name -> array, the point where gradients are checked (use float64).
+    - grads: dict name -> analytic gradient dL/d(input) from your backward pass, for some or all
+      of the inputs, with L = sum(f(**inputs) * dy).
+    - dy: upstream gradient, the shape of f's output; None means all ones.
+    - eps: step size of the central differences.
 
-    Returns:
-        errors: dict name -> `relative_error(grads[name], numerical gradient)` for each name in
-        grads. Example:
+    Returns errors: dict name -> `relative_error(grads[name], numerical gradient)` for each name in
+    grads. Example:
 
-            dy = np.random.randn(*avgpool2d_forward(x, 2).shape)
-            gradcheck(lambda x: avgpool2d_forward(x, 2), {"x": x},
-                      {"x": avgpool2d_backward(dy, x, 2)}, dy)   # {'x': 3e-11}
+        dy = np.random.randn(*avgpool2d_forward(x, 2).shape)
+        gradcheck(lambda x: avgpool2d_forward(x, 2), {"x": x},
+                  {"x": avgpool2d_backward(dy, x, 2)}, dy)   # {'x': 3e-11}
     """
     errors = {}
     for name, analytic in grads.items():

@@ -46,23 +46,31 @@
 # %load_ext autoreload
 # %autoreload 2
 
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 from skimage import data
 from tqdm.auto import tqdm
 
-from autograder import check
-from cnnlab import conv, edges, gradcheck, pooling
+from autograder import check, earlier_chapters
+from cnnlab import conv, gradcheck, pooling, timing
 from cnnlab.plots import heatmap, show_grids
 
 rng = np.random.default_rng(0)
+earlier = earlier_chapters()  # chapters 1-2's pieces, working code (see the next cell)
 
 # %% [markdown]
 # Chapter 1's `heatmap` and `show_grids` (from `cnnlab.plots`) draw small arrays with every number
 # in its cell: red for positive, blue for negative, white for zero (gray for images).
+#
+# **Chapters 1 and 2's pieces.** This chapter builds on chapter 1's `correlate2d` and `convolve2d`
+# and chapter 2's `conv2d_forward`, `conv2d_forward_gemm` and `im2col`. It calls them as
+# `earlier.edges.correlate2d`, `earlier.conv.conv2d_forward`, ...: working code (the course's
+# reference package; in an nbgrader assignment, the package copy beside this notebook, whose
+# earlier chapters are given), so this chapter runs whether or not your chapters 1–2 are done, and
+# a bug there cannot change the numbers here. Your chapter 3 code is `conv.…` and `pooling.…`. To
+# run the whole notebook on your own chapters 1–2 instead, replace the line
+# `earlier = earlier_chapters()` in the cell above by `import cnnlab as earlier`.
 
 # %% [markdown]
 # ## 1. The backward pass of a convolution, by hand
@@ -142,7 +150,7 @@ X = np.arange(1.0, 10.0).reshape(3, 3)
 W = np.array([[1.0, 2.0], [3.0, 4.0]])
 b = 0.5
 delta = np.array([[1.0, -1.0], [2.0, 0.0]])  # the upstream gradient dL/dY
-Y = edges.correlate2d(X, W) + b
+Y = earlier.edges.correlate2d(X, W) + b
 Y
 
 # %% [markdown]
@@ -168,11 +176,11 @@ print(dX_by_hand, dW_by_hand, db_by_hand, sep="\n\n")
 # $\delta$ for the kernel.
 
 # %%
-dX = edges.convolve2d(delta, W, "full")
-dW = edges.correlate2d(X, delta, "valid")
+dX = earlier.edges.convolve2d(delta, W, "full")
+dW = earlier.edges.correlate2d(X, delta, "valid")
 print("dX = convolve2d(delta, W, 'full'):             ", np.array_equal(dX, dX_by_hand))
 print("dX = correlate2d(delta, rot180(W), 'full'):     ",
-      np.array_equal(edges.correlate2d(delta, W[::-1, ::-1], "full"), dX_by_hand))
+      np.array_equal(earlier.edges.correlate2d(delta, W[::-1, ::-1], "full"), dX_by_hand))
 print("dW = correlate2d(X, delta, 'valid'):           ", np.array_equal(dW, dW_by_hand))
 
 # %% [markdown]
@@ -180,7 +188,7 @@ print("dW = correlate2d(X, delta, 'valid'):           ", np.array_equal(dW, dW_b
 # (Section 2 explains how). It agrees to about ten digits.
 
 # %%
-numerical_dX = gradcheck.numerical_gradient(lambda X: edges.correlate2d(X, W) + b, X, delta)
+numerical_dX = gradcheck.numerical_gradient(lambda X: earlier.edges.correlate2d(X, W) + b, X, delta)
 print(numerical_dX)
 print("largest difference:", np.abs(numerical_dX - dX).max())
 
@@ -253,7 +261,7 @@ plt.show()
 # %%
 x6 = rng.standard_normal((6, 6))
 w3 = 0.5 * rng.standard_normal((3, 3))
-exact = edges.correlate2d(x6, 1 - np.tanh(edges.correlate2d(x6, w3)) ** 2)[1, 1]
+exact = earlier.edges.correlate2d(x6, 1 - np.tanh(earlier.edges.correlate2d(x6, w3)) ** 2)[1, 1]
 
 
 def difference_quotient(dtype, eps, centred=True):
@@ -265,7 +273,7 @@ def difference_quotient(dtype, eps, centred=True):
         w_minus[1, 1] -= step
 
     def loss(w):
-        return np.sum(np.tanh(edges.correlate2d(xd, w)))
+        return np.sum(np.tanh(earlier.edges.correlate2d(xd, w)))
 
     return (loss(w_plus) - loss(w_minus)) / ((2 if centred else 1) * step)
 
@@ -295,7 +303,7 @@ plt.show()
 
 # %%
 errors = gradcheck.gradcheck(
-    lambda X, W, b: edges.correlate2d(X, W) + b,
+    lambda X, W, b: earlier.edges.correlate2d(X, W) + b,
     inputs={"X": X, "W": W, "b": np.array(b)},
     grads={"X": dX_by_hand, "W": dW_by_hand, "b": db_by_hand},
     dy=delta,
@@ -306,8 +314,8 @@ errors
 # And it catches a classic mistake, forgetting to rotate the kernel:
 
 # %%
-forgot_rotation = edges.correlate2d(delta, W, "full")  # should be W rotated by 180°
-gradcheck.gradcheck(lambda X: edges.correlate2d(X, W) + b, {"X": X}, {"X": forgot_rotation},
+forgot_rotation = earlier.edges.correlate2d(delta, W, "full")  # should be W rotated by 180°
+gradcheck.gradcheck(lambda X: earlier.edges.correlate2d(X, W) + b, {"X": X}, {"X": forgot_rotation},
                     dy=delta)
 
 # %% [markdown]
@@ -340,17 +348,18 @@ def conv_backward_loops(dy, x, w):
     for n in range(N):
         for o in range(O):
             for c in range(C):
-                dx[n, c] += edges.convolve2d(dy[n, o], w[o, c], "full")
-                dw[o, c] += edges.correlate2d(x[n, c], dy[n, o], "valid")
+                dx[n, c] += earlier.edges.convolve2d(dy[n, o], w[o, c], "full")
+                dw[o, c] += earlier.edges.correlate2d(x[n, c], dy[n, o], "valid")
     return dx, dw, dy.sum(axis=(0, 2, 3))
 
 
 x = rng.standard_normal((2, 3, 5, 6))  # N=2 images, C=3 channels, 5x6
 w = rng.standard_normal((4, 3, 3, 2))  # O=4 filters of 3 channels, 3x2
 bias = rng.standard_normal(4)
-dy = rng.standard_normal(conv.conv2d_forward(x, w, bias).shape)
+dy = rng.standard_normal(earlier.conv.conv2d_forward(x, w, bias).shape)
 dx_loops, dw_loops, db_loops = conv_backward_loops(dy, x, w)
-gradcheck.gradcheck(lambda x, w, b: conv.conv2d_forward(x, w, b), {"x": x, "w": w, "b": bias},
+gradcheck.gradcheck(lambda x, w, b: earlier.conv.conv2d_forward(x, w, b),
+                    {"x": x, "w": w, "b": bias},
                     {"x": dx_loops, "w": dw_loops, "b": db_loops}, dy)
 
 # %% [markdown]
@@ -370,8 +379,8 @@ gradcheck.gradcheck(lambda x, w, b: conv.conv2d_forward(x, w, b), {"x": x, "w": 
 
 # %%
 w_flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, O, KH, KW), rotated
-dx_as_conv = conv.conv2d_forward(dy, w_flipped, padding=(w.shape[2] - 1, w.shape[3] - 1))
-dw_as_conv = conv.conv2d_forward(x.transpose(1, 0, 2, 3), dy.transpose(1, 0, 2, 3))
+dx_as_conv = earlier.conv.conv2d_forward(dy, w_flipped, padding=(w.shape[2] - 1, w.shape[3] - 1))
+dw_as_conv = earlier.conv.conv2d_forward(x.transpose(1, 0, 2, 3), dy.transpose(1, 0, 2, 3))
 dw_as_conv = dw_as_conv.transpose(1, 0, 2, 3)
 print("dx as a convolution of dy:", np.allclose(dx_as_conv, dx_loops))
 print("dw as a convolution of x: ", np.allclose(dw_as_conv, dw_loops))
@@ -416,8 +425,8 @@ def conv_backward_2d(dy, x, w, stride, padding):
     hp, wp = xpad.shape
     d = dilate(dy, stride)
     d = np.pad(d, ((0, hp - kh + 1 - d.shape[0]), (0, wp - kw + 1 - d.shape[1])))  # unreached rows
-    dxpad = edges.convolve2d(d, w, "full")
-    return dxpad[ph:hp - ph, pw:wp - pw], edges.correlate2d(xpad, d, "valid")
+    dxpad = earlier.edges.convolve2d(d, w, "full")
+    return dxpad[ph:hp - ph, pw:wp - pw], earlier.edges.correlate2d(xpad, d, "valid")
 
 
 # %% [markdown]
@@ -430,7 +439,7 @@ def conv_backward_2d(dy, x, w, stride, padding):
 x5, ones3 = rng.standard_normal((5, 5)), np.ones((3, 3))
 dy3 = np.arange(1.0, 10.0).reshape(3, 3)
 d = dilate(dy3, (2, 2))
-dxpad = edges.convolve2d(d, ones3, "full")
+dxpad = earlier.edges.convolve2d(d, ones3, "full")
 dx5, _ = conv_backward_2d(dy3, x5, ones3, stride=(2, 2), padding=(1, 1))
 axes = show_grids([dy3, d, dxpad, dx5], ["δ (3×3)", "δ dilated, stride 2", "∂L/∂x_pad (7×7)",
                                          "∂L/∂x: cropped"], figsize=(10, 3), fontsize=8)
@@ -451,7 +460,7 @@ for shape, kernel, stride, padding in [((5, 5), (3, 3), (2, 2), (1, 1)),
     x2, w2 = rng.standard_normal(shape), rng.standard_normal(kernel)
 
     def layer(x, w, stride=stride, padding=padding):
-        return conv.conv2d_forward(x[None, None], w[None, None], stride=stride,
+        return earlier.conv.conv2d_forward(x[None, None], w[None, None], stride=stride,
                                    padding=padding)[0, 0]
 
     dy2 = rng.standard_normal(layer(x2, w2).shape)
@@ -610,11 +619,12 @@ rng_check = np.random.default_rng(3)
 x_check = rng_check.standard_normal((2, 3, 7, 8))
 w_check = rng_check.standard_normal((4, 3, 3, 3))
 b_check = rng_check.standard_normal(4)
-dy_check = rng_check.standard_normal(conv.conv2d_forward(x_check, w_check, b_check, **config).shape)
+out_check = earlier.conv.conv2d_forward(x_check, w_check, b_check, **config)
+dy_check = rng_check.standard_normal(out_check.shape)
 ### BEGIN SOLUTION
 dx_check, dw_check, db_check = conv.conv2d_backward(dy_check, x_check, w_check, **config)
 errors = gradcheck.gradcheck(
-    lambda x, w, b: conv.conv2d_forward(x, w, b, **config),
+    lambda x, w, b: earlier.conv.conv2d_forward(x, w, b, **config),
     {"x": x_check, "w": w_check, "b": b_check},
     {"x": dx_check, "w": dw_check, "b": db_check},
     dy_check,
@@ -699,42 +709,34 @@ print("groups=2 is two layers side by side:", np.allclose(dx_two, np.concatenate
 # %% [markdown]
 # **The race.** Forward and backward of one layer of a small network (16 images of 16×16, 32
 # channels in and out, 3×3, padding 1, float32): your loops against the matrix products, and
-# PyTorch if it is installed. Each is run once to compile (or warm up), then timed 5 times; the
-# median counts. Your kernels run on every core (as many threads as `numba.get_num_threads()`). Your numbers depend on the machine and on what else runs on it.
+# PyTorch if it is installed. `timing.race` (given, `cnnlab/timing.py`, as in chapter 2) runs
+# each once to compile (or warm up), then times it 7 times; the median counts. All run on one
+# core: one Numba thread for your kernels, one BLAS thread for NumPy's products, one thread for
+# PyTorch, so no two thread pools fight over the cores. Your numbers depend on the machine and on
+# what else runs on it.
 
 # %%
-def median_time(function, repeat=5):
-    """Median seconds of `repeat` runs of function(), after one untimed warm-up run."""
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 rng_race = np.random.default_rng(5)
 x_race = rng_race.standard_normal((16, 32, 16, 16)).astype(np.float32)
 w_race = (0.1 * rng_race.standard_normal((32, 32, 3, 3))).astype(np.float32)
 dy_race = rng_race.standard_normal((16, 32, 16, 16)).astype(np.float32)
 race = {
-    "loops": lambda: (conv.conv2d_forward(x_race, w_race, padding=1),
+    "loops": lambda: (earlier.conv.conv2d_forward(x_race, w_race, padding=1),
                       conv.conv2d_backward(dy_race, x_race, w_race, padding=1)),
-    "matrix products": lambda: (conv.conv2d_forward_gemm(x_race, w_race, padding=1),
+    "matrix products": lambda: (earlier.conv.conv2d_forward_gemm(x_race, w_race, padding=1),
                                 conv.conv2d_backward_gemm(dy_race, x_race, w_race, padding=1)),
 }
 try:
     import torch
 
+    torch.set_num_threads(1)
     xt, wt = torch.from_numpy(x_race).requires_grad_(), torch.from_numpy(w_race).requires_grad_()
     race["PyTorch"] = lambda: torch.autograd.grad(
         torch.nn.functional.conv2d(xt, wt, padding=1), (xt, wt), torch.from_numpy(dy_race))
 except ImportError:
     pass
 race_flops = 3 * 2 * 16 * 32 * 16 * 16 * 32 * 9  # forward + backward: 3x the forward's
-for label, function in race.items():
-    seconds = median_time(function)
+for label, seconds in timing.race(race, threads=1).items():
     print(f"{label:16} {1e3 * seconds:8.1f} ms  {race_flops / seconds / 1e9:6.1f} GFLOP/s")
 
 # %% [markdown]
@@ -992,7 +994,7 @@ def avgpool_as_conv(x, k, s):
     ### BEGIN SOLUTION
     n, c, h, w = x.shape
     kernel = np.full((1, 1, k, k), 1 / k**2)
-    y = conv.conv2d_forward(x.reshape(n * c, 1, h, w), kernel, stride=s)
+    y = earlier.conv.conv2d_forward(x.reshape(n * c, 1, h, w), kernel, stride=s)
     return y.reshape(n, c, y.shape[2], y.shape[3])
     ### END SOLUTION
 
@@ -1217,16 +1219,16 @@ for shape in [(13, 13), (14, 14), (20, 17), (9, 30)]:
 # is 16 images of random noise, 24×24.
 
 # %%
-true_kernel = edges.SOBEL_X[None, None]  # (O, C, KH, KW) = (1, 1, 3, 3)
+true_kernel = earlier.edges.SOBEL_X[None, None]  # (O, C, KH, KW) = (1, 1, 3, 3)
 
 
 def train(x, steps, lr=0.15, desc="gradient descent"):
     """Learn a 3x3 kernel from x and conv2d_forward(x, SOBEL_X); return it and the losses."""
-    target = conv.conv2d_forward(x, true_kernel)
+    target = earlier.conv.conv2d_forward(x, true_kernel)
     w = np.zeros((1, 1, 3, 3))
     losses = []
     for _ in tqdm(range(steps), desc=desc):
-        residual = conv.conv2d_forward(x, w) - target
+        residual = earlier.conv.conv2d_forward(x, w) - target
         losses.append(0.5 * np.mean(residual**2))
         w -= lr * conv.conv2d_backward_weight(residual / residual.size, x, w.shape)
     return w[0, 0], np.array(losses)
@@ -1234,7 +1236,7 @@ def train(x, steps, lr=0.15, desc="gradient descent"):
 
 noise = rng.standard_normal((16, 1, 24, 24))
 learned_noise, losses_noise = train(noise, steps=400, desc="noise images")
-print("largest error of the learned kernel:", np.abs(learned_noise - edges.SOBEL_X).max())
+print("largest error of the learned kernel:", np.abs(learned_noise - earlier.edges.SOBEL_X).max())
 
 # %% [markdown]
 # Now the same with 16 crops of the cameraman, 32×32, standardised to mean 0 and variance 1 like
@@ -1245,7 +1247,7 @@ corners = rng.integers(0, 512 - 32, size=(16, 2))
 crops = np.stack([camera[0, :, r:r + 32, c:c + 32] for r, c in corners])
 crops = (crops - crops.mean()) / crops.std()
 learned_photo, losses_photo = train(crops, steps=400, desc="photo crops")
-print("largest error of the learned kernel:", np.abs(learned_photo - edges.SOBEL_X).max())
+print("largest error of the learned kernel:", np.abs(learned_photo - earlier.edges.SOBEL_X).max())
 
 # %%
 fig = plt.figure(figsize=(10, 3.2))
@@ -1257,7 +1259,7 @@ ax.set_title("loss", fontsize=10)
 ax.legend(fontsize=8)
 for k, (kernel, title) in enumerate([(learned_noise, "learned on noise"),
                                      (learned_photo, "learned on photos"),
-                                     (edges.SOBEL_X, "SOBEL_X")]):
+                                     (earlier.edges.SOBEL_X, "SOBEL_X")]):
     heatmap(fig.add_subplot(1, 4, k + 2), kernel.round(3) + 0.0, title)  # + 0.0: no "-0"
 plt.tight_layout()
 plt.show()
@@ -1275,7 +1277,7 @@ plt.show()
 
 # %%
 for name, images in [("noise", noise), ("photo crops", crops)]:
-    patches = conv.im2col(images, 3).transpose(1, 0, 2).reshape(9, -1)
+    patches = earlier.conv.im2col(images, 3).transpose(1, 0, 2).reshape(9, -1)
     curvatures = np.linalg.eigvalsh(patches @ patches.T / patches.shape[1])
     print(f"{name:12} curvatures from {curvatures.min():.4f} to {curvatures.max():.2f}: "
           f"ratio {curvatures.max() / curvatures.min():,.0f}")

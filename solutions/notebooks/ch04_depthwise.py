@@ -48,18 +48,16 @@
 # %load_ext autoreload
 # %autoreload 2
 
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 from skimage import data, transform
-from threadpoolctl import threadpool_limits
 
-from autograder import check
-from cnnlab import arithmetic, conv, depthwise, edges, gradcheck
+from autograder import check, earlier_chapters
+from cnnlab import arithmetic, conv, depthwise, gradcheck, timing
 from cnnlab.plots import heatmap, show_grids
 
 rng = np.random.default_rng(0)
+earlier = earlier_chapters()  # chapters 1-3's pieces, working code (see below)
 
 
 def connectivity(layer, channels):
@@ -89,6 +87,18 @@ def show_connectivity(ax, matrix, title):
 # cell. `connectivity(layer, C)` finds out, by experiment, which input channels each output
 # channel of a layer depends on: it feeds the layer one probe per input channel (a 1 in that
 # channel, 0 elsewhere) and records which outputs respond. Sections 1, 3 and 6 draw the answer.
+#
+# **Earlier chapters' pieces.** This chapter builds on chapter 1's `correlate2d` (and the Sobel
+# kernels), chapter 2's `conv_params`, `conv_macs`, `conv2d_forward`, `im2col` and
+# `conv2d_forward_gemm`. It calls them as `earlier.edges.correlate2d`, `earlier.conv.im2col`,
+# ...: working code (the course's reference package; in an nbgrader assignment, the package copy
+# beside this notebook, whose earlier chapters are given), so this chapter runs whether or not your
+# earlier chapters are done, and a bug there cannot change the numbers here. Your chapter 4 code
+# is `depthwise.…`, `arithmetic.separable_…` and `conv.…` with `groups`; the figures before the
+# grouped-convolution exercise (Sections 3 and 6) draw grouped layers with `earlier.conv`. (In your
+# package, a grouped convolution runs chapters 2–3's kernels once per group: your grouped
+# functions need your chapters 2–3 kernels.) To run the whole notebook on your own earlier chapters instead, replace
+# the line `earlier = earlier_chapters()` in the first cell by `import cnnlab as earlier`.
 
 # %% [markdown]
 # ## 1. The 1×1 convolution: mixing channels at every pixel
@@ -126,7 +136,7 @@ for i in range(2):
     for j in range(2):
         by_pixel[0, :, i, j] = w_mix @ x_rgb[0, :, i, j] + b_mix  # one FC layer per pixel
 as_product = (w_mix @ x_rgb[0].reshape(3, 4) + b_mix[:, None]).reshape(1, 2, 2, 2)
-as_conv = conv.conv2d_forward(x_rgb, w_mix[:, :, None, None], b_mix)  # chapter 2's layer
+as_conv = earlier.conv.conv2d_forward(x_rgb, w_mix[:, :, None, None], b_mix)  # chapter 2's layer
 print(by_pixel[0], "\nall three agree:", np.allclose(by_pixel, as_product),
       np.allclose(by_pixel, as_conv))
 
@@ -146,7 +156,7 @@ plt.show()
 
 photo = transform.resize(data.astronaut(), (128, 128), anti_aliasing=True)  # (H, W, 3) in [0, 1]
 photo_nchw = photo.transpose(2, 0, 1)[None]
-mixed = conv.conv2d_forward(photo_nchw, w_mix[:, :, None, None])
+mixed = earlier.conv.conv2d_forward(photo_nchw, w_mix[:, :, None, None])
 _, axes = plt.subplots(1, 3, figsize=(8, 2.8))
 axes[0].imshow(photo)
 axes[0].set_title("input: 3 channels (RGB)", fontsize=9)
@@ -196,7 +206,7 @@ print("worked example:", np.allclose(depthwise.pointwise_conv2d_forward(x_rgb, w
 x_big = rng.standard_normal((4, 64, 28, 28))
 w_big = rng.standard_normal((32, 64))
 same = np.allclose(depthwise.pointwise_conv2d_forward(x_big, w_big),
-                   conv.conv2d_forward(x_big, w_big[:, :, None, None]))
+                   earlier.conv.conv2d_forward(x_big, w_big[:, :, None, None]))
 print("64 -> 32 channels on 4 images of 28x28, equal to conv2d_forward with a 1x1 kernel:", same)
 
 # %% [markdown]
@@ -255,8 +265,8 @@ gradcheck.gradcheck(lambda x, w, b: depthwise.pointwise_conv2d_forward(x, w, b),
 # %%
 def cost(layers, size=28):
     """Total (weights, MACs) of layers given as (in_channels, out_channels, kernel), 'same'."""
-    weights = sum(arithmetic.conv_params(c, o, k, bias=False) for c, o, k in layers)
-    macs = sum(arithmetic.conv_macs(size, c, o, k, padding=k // 2) for c, o, k in layers)
+    weights = sum(earlier.arithmetic.conv_params(c, o, k, bias=False) for c, o, k in layers)
+    macs = sum(earlier.arithmetic.conv_macs(size, c, o, k, padding=k // 2) for c, o, k in layers)
     return weights, macs
 
 
@@ -310,10 +320,10 @@ plt.show()
 
 # %% nbgrader={"grade": false, "grade_id": "bottleneck", "locked": false, "schema_version": 3, "solution": true, "task": false}
 ### BEGIN SOLUTION
-plain_3x3 = arithmetic.conv_params(256, 256, 3, bias=False)
-bottleneck = (arithmetic.conv_params(256, 64, 1, bias=False)
-              + arithmetic.conv_params(64, 64, 3, bias=False)
-              + arithmetic.conv_params(64, 256, 1, bias=False))
+plain_3x3 = earlier.arithmetic.conv_params(256, 256, 3, bias=False)
+bottleneck = (earlier.arithmetic.conv_params(256, 64, 1, bias=False)
+              + earlier.arithmetic.conv_params(64, 64, 3, bias=False)
+              + earlier.arithmetic.conv_params(64, 256, 1, bias=False))
 ### END SOLUTION
 print(f"one 3x3 layer: {plain_3x3:,} weights; bottleneck 1x1 -> 3x3 -> 1x1: {bottleneck:,}; "
       f"{plain_3x3 / bottleneck:.1f} times fewer")
@@ -340,13 +350,13 @@ assert (plain_3x3, bottleneck) == (589_824, 69_632)
 
 # %%
 x_dw = np.stack([np.arange(16.0).reshape(4, 4), np.eye(4)[::-1] * 2])[None]  # (1, 2, 4, 4)
-w_dw = np.array([np.ones((3, 3)), edges.SOBEL_X,
+w_dw = np.array([np.ones((3, 3)), earlier.edges.SOBEL_X,
                  [[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[0, 0, 3], [0, 0, 0], [0, 0, 0]]],
                 dtype=float)[:, None]  # (C * M, 1, 3, 3) = (4, 1, 3, 3)
 b_dw = np.array([0.0, 1.0, 0.0, -1.0])
-by_hand = np.stack([edges.correlate2d(x_dw[0, k // 2], w_dw[k, 0]) + b_dw[k]
+by_hand = np.stack([earlier.edges.correlate2d(x_dw[0, k // 2], w_dw[k, 0]) + b_dw[k]
                     for k in range(4)])[None]  # output k = c * M + m reads channel k // M
-as_groups = conv.conv2d_forward(x_dw, w_dw, b_dw, groups=2)  # the general grouped path
+as_groups = earlier.conv.conv2d_forward(x_dw, w_dw, b_dw, groups=2)  # the general grouped path
 print(by_hand[0])
 
 # %%
@@ -521,11 +531,11 @@ check("ch04_depthwise", "separable_conv_macs", hidden=hidden)
 
 # %%
 print(f"{'layer':>22} {'standard MACs':>15} {'separable MACs':>15} {'ratio':>7} {'1/O + 1/9':>10}")
-print(f"{'3 -> 256, 3x3 weights':>22} {arithmetic.conv_params(3, 256, 3, bias=False):>15,} "
+print(f"{'3 -> 256, 3x3 weights':>22} {earlier.arithmetic.conv_params(3, 256, 3, bias=False):>15,} "
       f"{arithmetic.separable_conv_params(3, 256, 3, bias=False):>15,}")
 for size, c, o, s in [(112, 32, 64, 1), (112, 64, 128, 2), (56, 128, 128, 1), (28, 256, 256, 1),
                       (14, 512, 512, 1), (14, 512, 1024, 2)]:
-    standard = arithmetic.conv_macs(size, c, o, 3, stride=s, padding=1)
+    standard = earlier.arithmetic.conv_macs(size, c, o, 3, stride=s, padding=1)
     separable = arithmetic.separable_conv_macs(size, c, o, 3, stride=s, padding=1)
     print(f"{f'{size}x{size}, {c} -> {o}, s{s}':>22} {standard:>15,} {separable:>15,} "
           f"{separable / standard:>7.4f} {1 / o + 1 / 9:>10.4f}")
@@ -537,37 +547,27 @@ for size, c, o, s in [(112, 32, 64, 1), (112, 64, 128, 2), (56, 128, 128, 1), (2
 # 256 channels on a batch of 4 images in float32, with the code you wrote: chapter 2's im2col +
 # GEMM convolution for the standard layer (and its two steps on their own), your depthwise kernel
 # and your 1×1 layer for the separable one (`depthwise.separable_conv2d_forward`, given, is the
-# two in a row). Everything runs on one core: your Numba kernels use one thread, and
-# `threadpool_limits(1)` (from `threadpoolctl`) keeps NumPy's BLAS to one thread as well, so that
-# the comparison is fair and stable. Best of 7 runs after a warm-up (the least disturbed by other
-# programs); your numbers depend on the machine and on what else runs on it.
+# two in a row). `timing.race` (given, `cnnlab/timing.py`, as in chapters 2 and 3) gives every
+# contender one Numba thread (`parallel_for`) and one BLAS thread, so that the comparison is fair
+# and stable (the depthwise kernels still split a large batch in two halves on two threads), runs
+# each once untimed, then takes the median of 7 runs. Your numbers depend on the machine and on
+# what else runs on it.
 
 # %%
-def best_time(function, repeat=7):
-    """The fastest of `repeat` runs, in seconds, after one warm-up run."""
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 x_mb = rng.standard_normal((4, 256, 28, 28)).astype(np.float32)
 w_std = (0.05 * rng.standard_normal((256, 256, 3, 3))).astype(np.float32)
 w_depth = rng.standard_normal((256, 1, 3, 3)).astype(np.float32)
 w_point = (0.05 * rng.standard_normal((256, 256))).astype(np.float32)
 hidden_mb = depthwise.depthwise_conv2d_forward(x_mb, w_depth, padding=1)
-cols_mb = conv.im2col(x_mb, 3, padding=1)  # (4, 2304, 784): every input value 9 times
+cols_mb = earlier.conv.im2col(x_mb, 3, padding=1)  # (4, 2304, 784): every input value 9 times
 
-standard_macs = 4 * arithmetic.conv_macs(28, 256, 256, 3, padding=1)
-depthwise_macs = 4 * arithmetic.conv_macs(28, 256, 256, 3, padding=1, groups=256)
-pointwise_macs = 4 * arithmetic.conv_macs(28, 256, 256, 1)
+standard_macs = 4 * earlier.arithmetic.conv_macs(28, 256, 256, 3, padding=1)
+depthwise_macs = 4 * earlier.arithmetic.conv_macs(28, 256, 256, 3, padding=1, groups=256)
+pointwise_macs = 4 * earlier.arithmetic.conv_macs(28, 256, 256, 1)
 runs = {  # name: (function, MACs)
-    "standard: im2col": (lambda: conv.im2col(x_mb, 3, padding=1), 0),
+    "standard: im2col": (lambda: earlier.conv.im2col(x_mb, 3, padding=1), 0),
     "standard: GEMM": (lambda: w_std.reshape(256, -1) @ cols_mb, standard_macs),
-    "standard: both": (lambda: conv.conv2d_forward_gemm(x_mb, w_std, padding=1), standard_macs),
+    "standard: both": (lambda: earlier.conv.conv2d_forward_gemm(x_mb, w_std, padding=1), standard_macs),
     "separable: depthwise": (
         lambda: depthwise.depthwise_conv2d_forward(x_mb, w_depth, padding=1), depthwise_macs),
     "separable: pointwise": (
@@ -576,8 +576,7 @@ runs = {  # name: (function, MACs)
         lambda: depthwise.separable_conv2d_forward(x_mb, w_depth, w_point, padding=1),
         depthwise_macs + pointwise_macs),
 }
-with threadpool_limits(1):  # one BLAS thread, like the Numba kernels
-    seconds = {name: best_time(function) for name, (function, _) in runs.items()}
+seconds = timing.race({name: function for name, (function, _) in runs.items()}, threads=1)
 for name, (_, count) in runs.items():
     rate = f"{count / seconds[name] / 1e9:6.1f} GMAC/s" if count else ""
     print(f"{name:22} {1e3 * seconds[name]:8.2f} ms  {count / 1e6:8.1f} M MACs  {rate}")
@@ -654,13 +653,13 @@ plt.show()
 
 # %%
 camera = data.camera()[::4, ::4] / 255.0
-two_passes = edges.correlate2d_separable(camera, edges.SOBEL_SMOOTH, edges.SOBEL_DIFF)
+two_passes = earlier.edges.correlate2d_separable(camera, earlier.edges.SOBEL_SMOOTH, earlier.edges.SOBEL_DIFF)
 print("Sobel as two 1-D passes equals the 3x3 correlation:",
-      np.allclose(two_passes, edges.correlate2d(camera, edges.SOBEL_X)))
+      np.allclose(two_passes, earlier.edges.correlate2d(camera, earlier.edges.SOBEL_X)))
 _, axes = plt.subplots(1, 4, figsize=(9, 2.6), gridspec_kw={"width_ratios": [1, 3, 3, 4]})
-heatmap(axes[0], edges.SOBEL_SMOOTH[:, None], "column")
-heatmap(axes[1], edges.SOBEL_DIFF[None, :], "row")
-heatmap(axes[2], np.outer(edges.SOBEL_SMOOTH, edges.SOBEL_DIFF), "column · row = SOBEL_X")
+heatmap(axes[0], earlier.edges.SOBEL_SMOOTH[:, None], "column")
+heatmap(axes[1], earlier.edges.SOBEL_DIFF[None, :], "row")
+heatmap(axes[2], np.outer(earlier.edges.SOBEL_SMOOTH, earlier.edges.SOBEL_DIFF), "column · row = SOBEL_X")
 axes[3].imshow(two_passes, cmap="gray")
 axes[3].set_title("two 1-D passes", fontsize=10)
 axes[3].axis("off")
@@ -694,8 +693,8 @@ plt.show()
 fig, axes = plt.subplots(1, 4, figsize=(10, 2.9))
 for ax, g in zip(axes, [1, 2, 4, 8], strict=True):
     weights = np.ones((8, 8 // g, 1, 1))
-    seen = connectivity(lambda p, w=weights, g=g: conv.conv2d_forward(p, w, groups=g), 8)
-    show_connectivity(ax, seen, f"groups = {g}: {arithmetic.conv_params(8, 8, 3, g, False)} "
+    seen = connectivity(lambda p, w=weights, g=g: earlier.conv.conv2d_forward(p, w, groups=g), 8)
+    show_connectivity(ax, seen, f"groups = {g}: {earlier.arithmetic.conv_params(8, 8, 3, g, False)} "
                                 f"weights (3×3)")
 plt.tight_layout()
 plt.show()
@@ -766,8 +765,8 @@ print("the depthwise kernels and groups=C agree:",
 
 # %%
 group_counts = [1, 2, 4, 8, 16, 32, 64]
-weights_g = [arithmetic.conv_params(64, 64, 3, groups=g, bias=False) for g in group_counts]
-macs_g = [arithmetic.conv_macs(56, 64, 64, 3, padding=1, groups=g) for g in group_counts]
+weights_g = [earlier.arithmetic.conv_params(64, 64, 3, groups=g, bias=False) for g in group_counts]
+macs_g = [earlier.arithmetic.conv_macs(56, 64, 64, 3, padding=1, groups=g) for g in group_counts]
 for g, wg, mg in zip(group_counts, weights_g, macs_g, strict=True):
     print(f"groups={g:3}: {wg:7,} weights, {mg / 1e6:7.1f} M MACs")
 plt.figure(figsize=(5, 2.6))

@@ -11,11 +11,12 @@ Modules are named after the chapters' ideas:
 - `cnnlab.gradcheck`   chapter 3, numerical gradient checking
 - `cnnlab.depthwise`   chapter 4, 1x1 (pointwise), depthwise and depthwise-separable convolutions
 - `cnnlab.plots`       annotated heatmaps of small arrays, for the notebooks
+- `cnnlab.timing`      the notebooks' races: the same thread counts for all, warm-up, median
 """
 
 import importlib
 
-__all__ = ["arithmetic", "conv", "depthwise", "edges", "gradcheck", "plots", "pooling"]
+__all__ = ["arithmetic", "conv", "depthwise", "edges", "gradcheck", "plots", "pooling", "timing"]
 
 
 def __getattr__(name):

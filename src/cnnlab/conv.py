@@ -32,94 +32,22 @@ import numpy as np
 from numba import njit
 
 from ._parallel import parallel_for
-from ._validate import as_float_array, common_dtype, pair
+from ._validate import (
+    as_float_array,
+    as_shape,
+    check_backward,
+    check_bias,
+    check_conv,
+    check_gemm,
+    common_dtype,
+    hyper_pairs,
+    output_hw,
+    pair,
+)
 
 # ----------------------------------------------------------------------------------------------
-# Validation helpers (given code)
+# Padding (given code; the validation helpers are in `_validate.py`)
 # ----------------------------------------------------------------------------------------------
-
-
-def _hyper(stride, padding, dilation):
-    """Stride, padding and dilation as (h, w) int pairs."""
-    return (
-        pair(stride, "stride", minimum=1),
-        pair(padding, "padding", minimum=0),
-        pair(dilation, "dilation", minimum=1),
-    )
-
-
-def _output_hw(input_hw, kernel_hw, stride, padding, dilation, what):
-    """(OH, OW) of a convolution; ValueError naming the shapes if the kernel does not fit."""
-    out = []
-    for size, k, s, p, d in zip(input_hw, kernel_hw, stride, padding, dilation, strict=True):
-        span = d * (k - 1) + 1  # extent of the dilated kernel
-        if span > size + 2 * p:
-            raise ValueError(
-                f"kernel {tuple(kernel_hw)} with dilation {tuple(dilation)} spans "
-                f"{span} pixels, more than the padded input: {what} with spatial size "
-                f"{tuple(input_hw)} and padding {tuple(padding)}"
-            )
-        out.append((size + 2 * p - span) // s + 1)
-    return tuple(out)
-
-
-def _check_groups(groups, x_shape, w_shape):
-    """`groups` as an int; ValueError naming C, O and groups unless the shapes fit together.
-
-    x_shape is (N, C, H, W) and w_shape (O, C // groups, KH, KW): groups must divide C and O.
-    """
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
-        raise TypeError(f"groups must be an int, got {groups!r}")
-    groups = int(groups)
-    if groups < 1:
-        raise ValueError(f"groups must be >= 1, got groups={groups}")
-    c, o = x_shape[1], w_shape[0]
-    if c % groups or o % groups:
-        raise ValueError(
-            f"groups={groups} must divide both the input channels C={c} (x of shape "
-            f"{tuple(x_shape)}) and the output channels O={o} (w of shape {tuple(w_shape)})"
-        )
-    if w_shape[1] * groups != c:
-        if groups == 1:
-            raise ValueError(
-                f"channel mismatch: w of shape {tuple(w_shape)} expects {w_shape[1]} input "
-                f"channels, but x of shape {tuple(x_shape)} has C={c}"
-            )
-        raise ValueError(
-            f"channel mismatch: with groups={groups} each filter sees C // groups = "
-            f"{c // groups} of the C={c} input channels (x of shape {tuple(x_shape)}), so w "
-            f"must have shape (O, {c // groups}, KH, KW); got {tuple(w_shape)}"
-        )
-    return groups
-
-
-def _check_conv(x, w, stride, padding, dilation, groups=1):
-    """Validate the arguments shared by the convolution functions.
-
-    Returns (x, w, stride, padding, dilation, (OH, OW)) with x, w float arrays and the three
-    hyper-parameters as (h, w) pairs. w has shape (O, C // groups, KH, KW).
-    """
-    x = as_float_array(x, "x", 4)
-    w = as_float_array(w, "w", 4)
-    stride, padding, dilation = _hyper(stride, padding, dilation)
-    _check_groups(groups, x.shape, w.shape)
-    out_hw = _output_hw(
-        x.shape[2:], w.shape[2:], stride, padding, dilation, what=f"x of shape {x.shape}"
-    )
-    return x, w, stride, padding, dilation, out_hw
-
-
-def _check_bias(b, w):
-    """Validate the bias `b` (None or shape (O,)) of the weights `w`."""
-    if b is None:
-        return None
-    b = as_float_array(b, "b", 1)
-    if b.shape != (w.shape[0],):
-        raise ValueError(
-            f"b must have shape ({w.shape[0]},), one bias per filter of w of shape {w.shape}, "
-            f"got shape {b.shape}"
-        )
-    return b
 
 
 def _pad(x, padding):
@@ -194,9 +122,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     xpad[n, g * C // groups + c, ...] for c < C // groups. float32 inputs give float32, anything
     else float64.
     """
-    x, w, stride, padding, dilation, (oh, ow) = _check_conv(x, w, stride, padding, dilation,
-                                                            groups)
-    b = _check_bias(b, w)
+    x, w, stride, padding, dilation, (oh, ow) = check_conv(x, w, stride, padding, dilation,
+                                                           groups)
+    b = check_bias(b, w)
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     b = np.zeros(w.shape[0], dtype) if b is None else b.astype(dtype, copy=False)
@@ -248,8 +176,8 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """
     x = as_float_array(x, "x", 4)
     kh, kw = pair(kernel_size, "kernel_size", minimum=1)
-    stride, padding, dilation = _hyper(stride, padding, dilation)
-    oh, ow = _output_hw(x.shape[2:], (kh, kw), stride, padding, dilation, f"x of shape {x.shape}")
+    stride, padding, dilation = hyper_pairs(stride, padding, dilation)
+    oh, ow = output_hw(x.shape[2:], (kh, kw), stride, padding, dilation, f"x of shape {x.shape}")
     xpad = _pad(x, padding)
     cols = np.zeros((x.shape[0], x.shape[1] * kh * kw, oh * ow), x.dtype)
     _im2col_kernel(xpad, kh, kw, *stride, *dilation, oh, ow, cols)
@@ -286,14 +214,14 @@ def col2im(cols, input_size, kernel_size, stride=1, padding=0, dilation=1):
     cols = as_float_array(cols, "cols", 3)
     h, w = pair(input_size, "input_size", minimum=1)
     kh, kw = pair(kernel_size, "kernel_size", minimum=1)
-    stride, padding, dilation = _hyper(stride, padding, dilation)
+    stride, padding, dilation = hyper_pairs(stride, padding, dilation)
     n, rows, length = cols.shape
     if rows % (kh * kw):
         raise ValueError(
             f"cols of shape {cols.shape} must have C * KH * KW rows, a multiple of "
             f"KH * KW = {kh * kw} for kernel_size {(kh, kw)}"
         )
-    oh, ow = _output_hw((h, w), (kh, kw), stride, padding, dilation, f"input_size {(h, w)}")
+    oh, ow = output_hw((h, w), (kh, kw), stride, padding, dilation, f"input_size {(h, w)}")
     if length != oh * ow:
         raise ValueError(
             f"cols of shape {cols.shape} must have OH * OW = {oh} * {ow} = {oh * ow} columns "
@@ -320,15 +248,6 @@ def col2im(cols, input_size, kernel_size, stride=1, padding=0, dilation=1):
 # layout. Its innermost copies are runs of Cg neighbouring channels, and one matrix product per
 # group then does the whole layer. The kernels run on chunks of the images in parallel
 # (`parallel_for`); each image is copied (or accumulated) by one thread.
-
-
-def _check_gemm(x, w, stride, padding, dilation, groups):
-    """`_check_conv`, with `groups` returned as an int too.
-
-    Returns (x, w, stride, padding, dilation, groups, (OH, OW)).
-    """
-    x, w, stride, padding, dilation, out_hw = _check_conv(x, w, stride, padding, dilation, groups)
-    return x, w, stride, padding, dilation, int(groups), out_hw
 
 
 @njit(cache=True, nogil=True)
@@ -393,9 +312,9 @@ def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1, groups=1)
     filters reshaped to an (O, C * KH * KW) matrix multiply the (C * KH * KW, OH * OW) im2col
     matrix.
     """
-    x, w, stride, padding, dilation, groups, (oh, ow) = _check_gemm(
+    x, w, stride, padding, dilation, groups, (oh, ow) = check_gemm(
         x, w, stride, padding, dilation, groups)
-    b = _check_bias(b, w)
+    b = check_bias(b, w)
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     if b is not None:
@@ -408,49 +327,6 @@ def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1, groups=1)
 # ----------------------------------------------------------------------------------------------
 # Backward pass
 # ----------------------------------------------------------------------------------------------
-
-
-def _as_shape(shape, name, what):
-    """`shape` as a tuple of four ints >= 1; TypeError/ValueError naming `name` otherwise."""
-    if not (
-        isinstance(shape, (tuple, list))
-        and len(shape) == 4
-        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)
-    ):
-        raise TypeError(f"{name} must be a tuple of 4 ints {what}, got {shape!r}")
-    shape = tuple(int(s) for s in shape)
-    if min(shape) < 1:
-        raise ValueError(f"{name} must have 4 sizes >= 1 {what}, got {shape}")
-    return shape
-
-
-def _check_backward(dy, x_shape, w_shape, stride, padding, dilation, groups=1):
-    """Validate the arguments shared by the backward functions.
-
-    Inputs:
-    - dy: the upstream gradient, to check against the forward output's shape (N, O, OH, OW).
-    - x_shape: tuple (N, C, H, W), the shape of the forward input.
-    - w_shape: tuple (O, C // groups, KH, KW), the shape of the filters.
-    - stride, padding, dilation: int or (h, w) pair.
-    - groups: int >= 1 dividing C and O.
-
-    Returns (dy, stride, padding, dilation) with dy a float array and the hyper-parameters as
-    (h, w) pairs; raises a ValueError naming the shapes if they do not fit together.
-    """
-    stride, padding, dilation = _hyper(stride, padding, dilation)
-    _check_groups(groups, x_shape, w_shape)
-    oh, ow = _output_hw(
-        x_shape[2:], w_shape[2:], stride, padding, dilation, what=f"x of shape {x_shape}"
-    )
-    dy = as_float_array(dy, "dy", 4)
-    expected = (x_shape[0], w_shape[0], oh, ow)
-    if dy.shape != expected:
-        raise ValueError(
-            f"dy must have the forward output's shape {expected} (x of shape {x_shape}, w of "
-            f"shape {w_shape}, stride {stride}, padding {padding}, dilation {dilation}), "
-            f"got shape {dy.shape}"
-        )
-    return dy, stride, padding, dilation
 
 
 @njit(cache=True, nogil=True)
@@ -505,10 +381,10 @@ def conv2d_backward_input(dy, x_shape, w, stride=1, padding=0, dilation=1, group
     each group's input channels receive the gradient of that group's outputs only.
     float32 inputs give float32, anything else float64.
     """
-    x_shape = _as_shape(x_shape, "x_shape", "(N, C, H, W)")
+    x_shape = as_shape(x_shape, "x_shape", "(N, C, H, W)")
     w = as_float_array(w, "w", 4)
-    dy, stride, padding, dilation = _check_backward(dy, x_shape, w.shape, stride, padding,
-                                                    dilation, groups)
+    dy, stride, padding, dilation = check_backward(dy, x_shape, w.shape, stride, padding,
+                                                   dilation, groups)
     dtype = common_dtype(dy, w)
     dy, w = dy.astype(dtype, copy=False), w.astype(dtype, copy=False)
     (ph, pw), (n, c, h, wd) = padding, x_shape
@@ -574,9 +450,9 @@ def conv2d_backward_weight(dy, x, w_shape, stride=1, padding=0, dilation=1, grou
     channels only. float32 inputs give float32, anything else float64.
     """
     x = as_float_array(x, "x", 4)
-    w_shape = _as_shape(w_shape, "w_shape", "(O, C // groups, KH, KW)")
-    dy, stride, padding, dilation = _check_backward(dy, x.shape, w_shape, stride, padding,
-                                                    dilation, groups)
+    w_shape = as_shape(w_shape, "w_shape", "(O, C // groups, KH, KW)")
+    dy, stride, padding, dilation = check_backward(dy, x.shape, w_shape, stride, padding,
+                                                   dilation, groups)
     dtype = common_dtype(dy, x)
     dy, x = dy.astype(dtype, copy=False), x.astype(dtype, copy=False)
     xpad = _pad(x, padding)
@@ -630,8 +506,8 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     - db: array (O,), dL/db (`conv2d_backward_bias`; the bias does not change any gradient, so
       it is not an input).
     """
-    x, w, stride, padding, dilation, _ = _check_conv(x, w, stride, padding, dilation, groups)
-    dy, *_ = _check_backward(dy, x.shape, w.shape, stride, padding, dilation, groups)
+    x, w, stride, padding, dilation, _ = check_conv(x, w, stride, padding, dilation, groups)
+    dy, *_ = check_backward(dy, x.shape, w.shape, stride, padding, dilation, groups)
     dtype = common_dtype(dy, x, w)
     dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
     dx = conv2d_backward_input(dy, x.shape, w, stride, padding, dilation, groups)
@@ -693,7 +569,7 @@ def conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     Returns a tuple (dx, dw, db) of arrays (N, C, H, W), (O, C // groups, KH, KW) and (O,), all
     of the float dtype common to dy, x and w.
     """
-    x, w, stride, padding, dilation, groups, (oh, ow) = _check_gemm(
+    x, w, stride, padding, dilation, groups, (oh, ow) = check_gemm(
         x, w, stride, padding, dilation, groups)
     dy = as_float_array(dy, "dy", 4)
     if dy.shape != (x.shape[0], w.shape[0], oh, ow):

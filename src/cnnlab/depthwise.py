@@ -34,30 +34,19 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from ._validate import as_float_array, common_dtype
-from .conv import _check_backward, _check_bias, _check_conv, _pad
+from ._validate import (
+    as_float_array,
+    check_backward,
+    check_bias,
+    check_depthwise,
+    common_dtype,
+    pointwise_weights,
+)
+from .conv import _pad
 
 # ----------------------------------------------------------------------------------------------
 # Pointwise (1x1) convolution: one matrix product over the channels at every pixel
 # ----------------------------------------------------------------------------------------------
-
-
-def _pointwise_weights(w, c):
-    """`w` of shape (O, C, 1, 1) or (O, C) as a float (O, C) matrix; ValueError otherwise."""
-    w = np.asarray(w)
-    if w.ndim == 4 and w.shape[2:] == (1, 1):
-        w = w.reshape(w.shape[:2])
-    if w.ndim != 2:
-        raise ValueError(
-            f"w must have shape (O, C, 1, 1) or (O, C) for a 1x1 convolution, got {w.shape}"
-        )
-    w = as_float_array(w, "w", 2)
-    if w.shape[1] != c:
-        raise ValueError(
-            f"channel mismatch: w of shape {w.shape} expects {w.shape[1]} input channels, but "
-            f"x has C={c}"
-        )
-    return w
 
 
 def pointwise_conv2d_forward(x, w, b=None):
@@ -75,8 +64,8 @@ def pointwise_conv2d_forward(x, w, b=None):
     product (O, C) @ (C, H * W) per image. float32 inputs give float32, anything else float64.
     """
     x = as_float_array(x, "x", 4)
-    w = _pointwise_weights(w, x.shape[1])
-    b = _check_bias(b, w)
+    w = pointwise_weights(w, x.shape[1])
+    b = check_bias(b, w)
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     if b is not None:
@@ -102,7 +91,7 @@ def pointwise_conv2d_backward(dy, x, w):
     """
     x = as_float_array(x, "x", 4)
     w_shape = np.shape(w)
-    w = _pointwise_weights(w, x.shape[1])
+    w = pointwise_weights(w, x.shape[1])
     dy = as_float_array(dy, "dy", 4)
     N, C, H, W = x.shape
     O = w.shape[0]
@@ -165,21 +154,6 @@ def _depthwise_forward_kernel(xpad, w, b, sh, sw, dil_h, dil_w, out):
     raise NotImplementedError("_depthwise_forward_kernel is yours to write: cnnlab/depthwise.py")
 
 
-def _check_depthwise(x, w, stride, padding, dilation):
-    """Validate a depthwise layer: x (N, C, H, W) and w (C * M, 1, KH, KW) for some M >= 1.
-
-    Returns what `conv._check_conv` returns (a depthwise layer is a grouped one with groups=C).
-    """
-    x, w = as_float_array(x, "x", 4), as_float_array(w, "w", 4)
-    c = x.shape[1]
-    if w.shape[1] != 1 or w.shape[0] % c:
-        raise ValueError(
-            f"a depthwise w must have shape (C * M, 1, KH, KW), M filters for each of the C={c} "
-            f"channels of x of shape {x.shape}; got {w.shape}"
-        )
-    return _check_conv(x, w, stride, padding, dilation, groups=c)
-
-
 def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """Forward pass of a depthwise convolution, like `conv2d(x, w, b, ..., groups=C)`.
 
@@ -195,8 +169,8 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
             w[c * M + m, 0, i, j] * xpad[n, c, y * sh + i * dh, x * sw + j * dw]
     float32 inputs give float32, anything else float64.
     """
-    x, w, stride, padding, dilation, (oh, ow) = _check_depthwise(x, w, stride, padding, dilation)
-    b = _check_bias(b, w)
+    x, w, stride, padding, dilation, (oh, ow) = check_depthwise(x, w, stride, padding, dilation)
+    b = check_bias(b, w)
     dtype = common_dtype(x, w) if b is None else common_dtype(x, w, b)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     b = np.zeros(w.shape[0], dtype) if b is None else b.astype(dtype, copy=False)
@@ -265,8 +239,8 @@ def depthwise_conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
       gradient of its output;
     - db: array (C * M,), dL/db, dy summed over the images and the pixels.
     """
-    x, w, stride, padding, dilation, _ = _check_depthwise(x, w, stride, padding, dilation)
-    dy, *_ = _check_backward(dy, x.shape, w.shape, stride, padding, dilation, x.shape[1])
+    x, w, stride, padding, dilation, _ = check_depthwise(x, w, stride, padding, dilation)
+    dy, *_ = check_backward(dy, x.shape, w.shape, stride, padding, dilation, x.shape[1])
     dtype = common_dtype(dy, x, w)
     dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
     (ph, pw), (_, _, h, wd) = padding, x.shape

@@ -63,15 +63,14 @@ def correlate2d(image, kernel, mode="valid"):
 
     out[i, j] = sum_{u, v} padded[i + u, j + v] * kernel[u, v]
 
-    Args:
-        image: (H, W) real array.
-        kernel: (KH, KW) real array.
-        mode: "valid" (no padding), "same" (zero padding so the output is H×W: (KH-1)//2 rows on
-            top and KH//2 at the bottom, likewise for columns) or "full" (KH-1 rows and KW-1
-            columns of zeros on every side).
+    Inputs:
+    - image: (H, W) real array.
+    - kernel: (KH, KW) real array.
+    - mode: "valid" (no padding), "same" (zero padding so the output is H×W: (KH-1)//2 rows on
+      top and KH//2 at the bottom, likewise for columns) or "full" (KH-1 rows and KW-1
+      columns of zeros on every side).
 
-    Returns:
-        out: float array of shape `output_shape(image.shape, kernel.shape, mode)`.
+    Returns out: float array of shape `output_shape(image.shape, kernel.shape, mode)`.
     """
     image, kernel = _validate_pair(image, kernel, mode)
     if mode == "valid" and _larger(kernel, image):
@@ -86,12 +85,11 @@ def correlate2d(image, kernel, mode="valid"):
 def _correlate2d_valid(image, kernel):
     """The loops of a "valid" cross-correlation (the Numba kernel behind `correlate2d`).
 
-    Args:
-        image: (H, W) float array, already padded; H >= KH and W >= KW.
-        kernel: (KH, KW) float array of the same dtype.
+    Inputs:
+    - image: (H, W) float array, already padded; H >= KH and W >= KW.
+    - kernel: (KH, KW) float array of the same dtype.
 
-    Returns:
-        out: (H-KH+1, W-KW+1) array of image's dtype,
+    Returns out: (H-KH+1, W-KW+1) array of image's dtype,
         out[i, j] = sum_{u,v} image[i+u, j+v] * kernel[u, v].
     """
     # YOUR CODE HERE
@@ -108,8 +106,7 @@ def convolve2d(image, kernel, mode="valid"):
     KH//2 rows on top and (KH-1)//2 at the bottom (the mirror image of correlate2d's), exactly as
     `scipy.signal.convolve2d` does.
 
-    Returns:
-        out: float array of shape `output_shape(image.shape, kernel.shape, mode)`.
+    Returns out: float array of shape `output_shape(image.shape, kernel.shape, mode)`.
     """
     image, kernel = _validate_pair(image, kernel, mode)
     # YOUR CODE HERE
@@ -121,13 +118,13 @@ def correlate2d_separable(image, column, row, mode="valid"):
 
     A KH×KW kernel costs KH*KW multiplications per output pixel; its two 1-D factors cost KH+KW.
 
-    Args:
-        image: (H, W) real array.
-        column: (KH,) vertical factor. row: (KW,) horizontal factor.
-        mode: as in `correlate2d`.
+    Inputs:
+    - image: (H, W) real array.
+    - column: (KH,) vertical factor.
+    - row: (KW,) horizontal factor.
+    - mode: as in `correlate2d`.
 
-    Returns:
-        out: equal to correlate2d(image, np.outer(column, row), mode) up to rounding.
+    Returns out: equal to correlate2d(image, np.outer(column, row), mode) up to rounding.
     """
     column = as_float_array(column, "column", 1)
     row = as_float_array(row, "row", 1)
@@ -144,13 +141,12 @@ def correlate2d_separable(image, column, row, mode="valid"):
 def sobel(image, mode="same"):
     """Sobel gradients of a grayscale image.
 
-    Args:
-        image: (H, W) real array.
-        mode: as in `correlate2d`; "same" keeps the image's size (zero padding).
+    Inputs:
+    - image: (H, W) real array.
+    - mode: as in `correlate2d`; "same" keeps the image's size (zero padding).
 
-    Returns:
-        (gx, gy): correlate2d(image, SOBEL_X, mode) — large where intensity changes from left to
-        right (vertical edges) — and correlate2d(image, SOBEL_Y, mode) (horizontal edges).
+    Returns (gx, gy): correlate2d(image, SOBEL_X, mode) — large where intensity changes from
+    left to right (vertical edges) — and correlate2d(image, SOBEL_Y, mode) (horizontal edges).
     """
     return correlate2d(image, SOBEL_X, mode), correlate2d(image, SOBEL_Y, mode)
 
@@ -166,13 +162,12 @@ OPERATORS = {"sobel": sobel, "prewitt": prewitt}
 def gradient_magnitude(image, operator="sobel", mode="same"):
     """Edge strength sqrt(gx² + gy²) at every pixel.
 
-    Args:
-        image: (H, W) real array.
-        operator: "sobel" or "prewitt" — which pair of gradient filters gives gx and gy.
-        mode: as in `correlate2d`.
+    Inputs:
+    - image: (H, W) real array.
+    - operator: "sobel" or "prewitt" — which pair of gradient filters gives gx and gy.
+    - mode: as in `correlate2d`.
 
-    Returns:
-        magnitude: non-negative float array, the shape of gx.
+    Returns magnitude: non-negative float array, the shape of gx.
     """
     check_choice(operator, "operator", tuple(OPERATORS))
     # YOUR CODE HERE

@@ -22,48 +22,27 @@ import numpy as np
 from numba import njit
 
 from ._parallel import parallel_for
-from ._validate import as_float_array, common_dtype, pair
+from ._validate import (
+    as_float_array,
+    check_pool,
+    common_dtype,
+    prepare_pool,
+    prepare_pool_backward,
+)
 
 
 def pool_output_shape(input_shape, kernel_size, stride=None, padding=0):
     """Output shape of a 2-D pooling of an (N, C, H, W) input (PyTorch's, with ceil_mode=False).
 
-    Args:
-        input_shape: (N, C, H, W).
-        kernel_size: int or (KH, KW), each >= 1.
-        stride: int or (SH, SW), each >= 1; None means stride = kernel_size.
-        padding: int or (PH, PW), each 0 <= P <= K // 2 (PyTorch's limit).
+    Inputs:
+    - input_shape: (N, C, H, W).
+    - kernel_size: int or (KH, KW), each >= 1.
+    - stride: int or (SH, SW), each >= 1; None means stride = kernel_size.
+    - padding: int or (PH, PW), each 0 <= P <= K // 2 (PyTorch's limit).
 
-    Returns:
-        (N, C, OH, OW) with OH = (H + 2*PH - KH) // SH + 1 and OW = (W + 2*PW - KW) // SW + 1.
+    Returns (N, C, OH, OW) with OH = (H + 2*PH - KH) // SH + 1 and OW = (W + 2*PW - KW) // SW + 1.
     """
-    return _check_params(tuple(input_shape), kernel_size, stride, padding)[3]
-
-
-def _check_params(shape, kernel_size, stride, padding):
-    """Validate the pooling parameters for an input of `shape` (N, C, H, W).
-
-    Returns ((KH, KW), (SH, SW), (PH, PW), (N, C, OH, OW)); raises a ValueError/TypeError naming
-    the parameter otherwise.
-    """
-    if len(shape) != 4:
-        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {shape} ({len(shape)}-D)")
-    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
-    sh, sw = (kh, kw) if stride is None else pair(stride, "stride", minimum=1)
-    ph, pw = pair(padding, "padding", minimum=0)
-    if 2 * ph > kh or 2 * pw > kw:
-        raise ValueError(
-            f"padding must be at most half of kernel_size (like PyTorch), got padding "
-            f"{(ph, pw)} and kernel_size {(kh, kw)}"
-        )
-    n, c, h, w = shape
-    if h + 2 * ph < kh or w + 2 * pw < kw:
-        raise ValueError(
-            f"kernel_size {(kh, kw)} is larger than the padded input: x has shape {shape}, "
-            f"padding {(ph, pw)} makes it {h + 2 * ph}x{w + 2 * pw}"
-        )
-    out_shape = (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
-    return (kh, kw), (sh, sw), (ph, pw), out_shape
+    return check_pool(tuple(input_shape), kernel_size, stride, padding)[3]
 
 
 def _planes(a):
@@ -71,25 +50,6 @@ def _planes(a):
     treats every (image, channel) plane on its own, so the planes can be split between threads
     (`parallel_for`)."""
     return a.reshape(-1, 1, *a.shape[2:])
-
-
-def _prepare(x, kernel_size, stride, padding):
-    """Validated float x and its pooling parameters (see `_check_params`)."""
-    x = as_float_array(x, "x", 4)
-    return (x, *_check_params(x.shape, kernel_size, stride, padding))
-
-
-def _prepare_backward(dy, x, kernel_size, stride, padding):
-    """Validated x and dy of one common float dtype, and the pooling parameters."""
-    x, kernel, strides, pads, out_shape = _prepare(x, kernel_size, stride, padding)
-    dy = as_float_array(dy, "dy", 4)
-    if dy.shape != out_shape:
-        raise ValueError(
-            f"dy must have the shape of the forward output {out_shape} (x of shape {x.shape}, "
-            f"kernel_size {kernel}, stride {strides}, padding {pads}), got shape {dy.shape}"
-        )
-    dtype = common_dtype(x, dy)
-    return x.astype(dtype, copy=False), dy.astype(dtype, copy=False), kernel, strides, pads
 
 
 # ------------------------------------------------------------------------------------------------
@@ -104,16 +64,15 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
 
     where xpad is x padded with PH rows / PW columns of -inf on every side.
 
-    Args:
-        x: (N, C, H, W) real array.
-        kernel_size: int or (KH, KW).
-        stride: int or (SH, SW); None (default) means stride = kernel_size.
-        padding: int or (PH, PW), at most half the kernel size.
+    Inputs:
+    - x: (N, C, H, W) real array.
+    - kernel_size: int or (KH, KW).
+    - stride: int or (SH, SW); None (default) means stride = kernel_size.
+    - padding: int or (PH, PW), at most half the kernel size.
 
-    Returns:
-        y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
+    Returns y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
     """
-    x, (kh, kw), (sh, sw), (ph, pw), out_shape = _prepare(x, kernel_size, stride, padding)
+    x, (kh, kw), (sh, sw), (ph, pw), out_shape = prepare_pool(x, kernel_size, stride, padding)
     y = np.empty(out_shape, dtype=x.dtype)
     xs, ys = _planes(x), _planes(y)
     parallel_for(len(xs), lambda a, b: _maxpool2d_forward_kernel(
@@ -141,15 +100,14 @@ def maxpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
     maximum (the first one on ties, like PyTorch); every other input of the window gets nothing.
     Overlapping windows (stride < kernel) can pick the same input, whose gradients then add up.
 
-    Args:
-        dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
-        x: (N, C, H, W) the forward input (the argmax is recomputed, nothing is cached).
-        kernel_size, stride, padding: as in `maxpool2d_forward`.
+    Inputs:
+    - dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
+    - x: (N, C, H, W) the forward input (the argmax is recomputed, nothing is cached).
+    - kernel_size, stride, padding: as in `maxpool2d_forward`.
 
-    Returns:
-        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    Returns dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
     """
-    x, dy, (kh, kw), (sh, sw), (ph, pw) = _prepare_backward(dy, x, kernel_size, stride, padding)
+    x, dy, (kh, kw), (sh, sw), (ph, pw) = prepare_pool_backward(dy, x, kernel_size, stride, padding)
     dx = np.zeros(x.shape, dtype=x.dtype)
     dys, xs, dxs = _planes(dy), _planes(x), _planes(dx)
     parallel_for(len(xs), lambda a, b: _maxpool2d_backward_kernel(
@@ -183,16 +141,15 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
     where xpad is x padded with PH rows / PW columns of zeros on every side (PyTorch's default
     count_include_pad=True: the divisor is always KH*KW, even for windows that overlap padding).
 
-    Args:
-        x: (N, C, H, W) real array.
-        kernel_size: int or (KH, KW).
-        stride: int or (SH, SW); None (default) means stride = kernel_size.
-        padding: int or (PH, PW), at most half the kernel size.
+    Inputs:
+    - x: (N, C, H, W) real array.
+    - kernel_size: int or (KH, KW).
+    - stride: int or (SH, SW); None (default) means stride = kernel_size.
+    - padding: int or (PH, PW), at most half the kernel size.
 
-    Returns:
-        y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
+    Returns y: (N, C, OH, OW) array of x's float dtype (see `pool_output_shape`).
     """
-    x, (kh, kw), (sh, sw), (ph, pw), out_shape = _prepare(x, kernel_size, stride, padding)
+    x, (kh, kw), (sh, sw), (ph, pw), out_shape = prepare_pool(x, kernel_size, stride, padding)
     y = np.empty(out_shape, dtype=x.dtype)
     xs, ys = _planes(x), _planes(y)
     parallel_for(len(xs), lambda a, b: _avgpool2d_forward_kernel(
@@ -219,15 +176,14 @@ def avgpool2d_backward(dy, x, kernel_size, stride=None, padding=0):
     dy[n, c, oh, ow] / (KH*KW) (padded positions get their share too, which is dropped).
     Overlapping windows add up.
 
-    Args:
-        dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
-        x: (N, C, H, W) the forward input (only its shape matters).
-        kernel_size, stride, padding: as in `avgpool2d_forward`.
+    Inputs:
+    - dy: (N, C, OH, OW) upstream gradient dL/dy, the shape of the forward output.
+    - x: (N, C, H, W) the forward input (only its shape matters).
+    - kernel_size, stride, padding: as in `avgpool2d_forward`.
 
-    Returns:
-        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    Returns dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
     """
-    x, dy, (kh, kw), (sh, sw), (ph, pw) = _prepare_backward(dy, x, kernel_size, stride, padding)
+    x, dy, (kh, kw), (sh, sw), (ph, pw) = prepare_pool_backward(dy, x, kernel_size, stride, padding)
     dx = np.zeros(x.shape, dtype=x.dtype)
     dys, dxs = _planes(dy), _planes(dx)
     parallel_for(len(dxs), lambda a, b: _avgpool2d_backward_kernel(
@@ -258,11 +214,10 @@ def global_avgpool2d_forward(x):
 
     y[n, c, 0, 0] = 1/(H*W) * sum_{h, w} x[n, c, h, w]   (like x.mean((2, 3), keepdim=True))
 
-    Args:
-        x: (N, C, H, W) real array.
+    Inputs:
+    - x: (N, C, H, W) real array.
 
-    Returns:
-        y: (N, C, 1, 1) array of x's float dtype.
+    Returns y: (N, C, 1, 1) array of x's float dtype.
     """
     x = as_float_array(x, "x", 4)
     # YOUR CODE HERE
@@ -274,12 +229,11 @@ def global_avgpool2d_backward(dy, x):
 
     Every one of the H*W inputs of channel (n, c) gets dy[n, c, 0, 0] / (H*W).
 
-    Args:
-        dy: (N, C, 1, 1) upstream gradient dL/dy.
-        x: (N, C, H, W) the forward input (only its shape matters).
+    Inputs:
+    - dy: (N, C, 1, 1) upstream gradient dL/dy.
+    - x: (N, C, H, W) the forward input (only its shape matters).
 
-    Returns:
-        dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
+    Returns dx: (N, C, H, W) gradient dL/dx, float dtype common to dy and x.
     """
     x = as_float_array(x, "x", 4)
     dy = as_float_array(dy, "dy", 4)
