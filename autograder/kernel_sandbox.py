@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
@@ -103,6 +103,11 @@ class SandboxedExecute(Execute):
                 "error", ename="DeadKernelError", evalue="the kernel died running this cell",
                 traceback=["DeadKernelError: the kernel died running this cell (a crash, "
                            "os._exit or a limit); the rest of the notebook was not run"]))
+        except CellTimeoutError:  # no reply, or no output after the cell's time (it hung)
+            cell.outputs.append(new_output(
+                "error", ename="CellTimeoutError", evalue="no answer from the kernel",
+                traceback=[f"CellTimeoutError: this cell gave no answer within {self.timeout} "
+                           "s; the rest of the notebook was not run"]))
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             self.stopped = f"a cell ran longer than {self.timeout} s"
         for output in cell.outputs:

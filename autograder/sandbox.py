@@ -93,8 +93,13 @@ def numba_cache(package):
                 / "cnnlab" / "worker-numba")
     folder = root / hashlib.sha256(str(Path(package).resolve()).encode()).hexdigest()[:24]
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if worker_userns() is not None:  # the worker writes it as the real uid nobody
-        os.chown(folder, NOBODY, NOBODY)
+    # Owned by the uid the worker writes it as: the real nobody (`nobody_namespace`), or the
+    # grader's (bwrap's own namespace maps the sandbox's nobody onto it).
+    owner = NOBODY if worker_userns() is not None else os.getuid()
+    if os.geteuid() == 0:
+        for path in [folder, *folder.rglob("*")]:
+            if not path.is_symlink() and path.lstat().st_uid != owner:
+                os.chown(path, owner, owner)
     return folder
 
 

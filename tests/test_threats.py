@@ -290,7 +290,7 @@ def test_grade_command_says_how_the_code_was_isolated(tmp_path):
 # --- through nbgrader autograde ----------------------------------------------------------------
 
 CHECK_CELL = "check_correlate2d"
-CELL_TIMEOUT = 30  # seconds a notebook cell may run in this course's autograde
+CELL_TIMEOUT = 20  # seconds a notebook cell may run in this course's autograde
 
 
 def _add_cell_before(work, grade_id, source):
