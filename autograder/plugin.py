@@ -244,6 +244,16 @@ def pytest_collection(session):
         _early["session"] = early
 
 
+def pytest_collection_finish(session):
+    # While the student's worker starts, import the reference (and Numba with it) here: the two
+    # processes load side by side instead of one after the other.
+    if session.items and not session.config.getoption("public_only"):
+        try:
+            load_reference()
+        except Exception:
+            pass  # the `reference` fixture reports it
+
+
 def pytest_unconfigure(config):
     early = _early.pop("session", None)
     if early is not None:

@@ -13,8 +13,12 @@ Isolation (CNNLAB_SANDBOX, or the `isolation` argument):
 
 Every worker: `python -I -S` (no PYTHON* variables, user site, .pth files or script folder on
 sys.path), sys.path = the copy's folder + the environment's site-packages, and rlimits on CPU time,
-address space and file size; the grader adds a wall-time limit per call and keeps only the first
-bytes of what the student's code prints.
+address space, file size and processes (a fork bomb); the grader adds a wall-time limit per call
+and keeps only the first bytes of what the student's code prints.
+
+A root grader starts bwrap itself as uid nobody (where unprivileged user namespaces work), so the
+sandbox's uid is nobody outside it too: RLIMIT_NPROC counts per real uid and never applies to
+root, and root's files are not the sandbox's own.
 """
 
 import errno
@@ -55,6 +59,9 @@ class Limits:
     file_bytes: int = 256 << 20  # largest file the worker may write
     output_bytes: int = 64 << 10  # of the student's prints, kept for diagnostics
     package_bytes: int = 64 << 20  # largest package copied into the worker
+    # Processes and threads the worker may add to those its uid has (NumPy's and Numba's
+    # thread pools need about two per core).
+    processes: int = 128 + 4 * (os.cpu_count() or 1)
 
     @classmethod
     def from_env(cls):
@@ -80,13 +87,33 @@ def site_dirs():
 
 def numba_cache(package):
     """A Numba cache folder for the workers of one package folder (each submission its own):
-    later gradings of the same code skip the compile. Only that package's workers write it."""
+    later gradings of the same code skip the compile. Only that package's workers see it."""
     root = Path(os.environ.get("CNNLAB_WORKER_CACHE")
                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
                 / "cnnlab" / "worker-numba")
     folder = root / hashlib.sha256(str(Path(package).resolve()).encode()).hexdigest()[:24]
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Owned by the uid the worker writes it as: the real nobody (`nobody_namespace`), or the
+    # grader's (bwrap's own namespace maps the sandbox's nobody onto it).
+    owner = NOBODY if worker_userns() is not None else os.getuid()
+    if os.geteuid() == 0:
+        for path in [folder, *folder.rglob("*")]:
+            if not path.is_symlink() and path.lstat().st_uid != owner:
+                os.chown(path, owner, owner)
     return folder
+
+
+def tasks_of(uid):
+    """How many processes and threads of real uid `uid` run now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                pass
+    return count
 
 
 def worker_env(home, cache=None):
@@ -102,11 +129,61 @@ def worker_env(home, cache=None):
     return env
 
 
-def bwrap_base():
+HELPER = """import ctypes, sys
+if ctypes.CDLL(None, use_errno=True).unshare(0x10000000):  # CLONE_NEWUSER
+    sys.exit(1)
+sys.stdout.write("x")
+sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+@cache
+def nobody_namespace():
+    """For a root grader: an fd of a user namespace in which uids and gids 0 and 65534 are
+    themselves (made once, by a short-lived helper), else None.
+
+    bwrap's own namespace maps the sandbox's uid nobody onto the grader's uid, root, whom
+    RLIMIT_NPROC never binds (a fork bomb would be unbounded) and who owns root's files. In this
+    one bwrap mounts with root's rights, and the worker then drops to uid nobody itself (`DROP`,
+    CNNLAB_WORKER_UID) before anything else runs: the student's code runs as the real nobody.
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        helper = subprocess.Popen([sys.executable, "-I", "-S", "-c", HELPER], cwd="/",
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    try:
+        if helper.stdout.read(1) != b"x":
+            return None
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{helper.pid}/{name}", "w") as f:
+                f.write(f"0 0 1\n{NOBODY} {NOBODY} 1\n")
+        return os.open(f"/proc/{helper.pid}/ns/user", os.O_RDONLY)
+    except OSError:
+        return None
+    finally:
+        helper.stdin.close()
+        helper.wait()
+
+
+def bwrap_base(userns=None):
     """bwrap's namespaces (no network), uid/gid nobody, no capabilities, and a read-only view of
-    the system's libraries and the Python installation; /proc, /dev and a private /tmp."""
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL",
-               "--uid", str(NOBODY), "--gid", str(NOBODY), "--ro-bind", "/usr", "/usr"]
+    the system's libraries and the Python installation; /proc, /dev and a private /tmp.
+
+    With `userns` (see `nobody_namespace`) bwrap joins that user namespace and leaves the
+    sandbox only the capabilities to change uid, for the worker to drop to uid nobody."""
+    command = ["bwrap", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if userns is None:
+        command += ["--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    else:
+        command += ["--userns", str(userns), "--unshare-ipc", "--unshare-pid", "--unshare-net",
+                    "--unshare-uts", "--unshare-cgroup-try", "--cap-add", "CAP_SETUID",
+                    "--cap-add", "CAP_SETGID"]
+    command += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / name
         if path.is_symlink():
@@ -117,18 +194,55 @@ def bwrap_base():
         command += ["--ro-bind-try", path, path]
     # The private /tmp first: a Python environment that lives under /tmp (a CI clone's venv) is
     # then bound on top of it instead of being hidden by it.
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SCRATCH]
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+                "--perms", "0777", "--tmpfs", SCRATCH]
+    made = {Path("/"), Path("/tmp")}
     for root in python_roots():
         if root != Path("/usr") and Path("/usr") not in root.parents:
+            for parent in reversed(root.parents):  # open to all (bwrap would make them 0700)
+                if parent not in made:
+                    made.add(parent)
+                    command += ["--perms", "0755", "--dir", str(parent)]
             command += ["--ro-bind", str(root), str(root)]
     return command
 
 
-def _bwrap_command(work, inner, cache=None):
-    command = bwrap_base() + ["--ro-bind", str(work / "grade"), INSIDE, "--chdir", SCRATCH]
+def _bwrap_command(work, inner, cache=None, userns=None):
+    command = bwrap_base(userns) + ["--ro-bind", str(work / "grade"), INSIDE, "--chdir", SCRATCH]
     if cache is not None:
         command += ["--bind", str(cache), "/numba-cache"]
     return command + inner
+
+
+@cache
+def _bwrap_fails(userns):
+    """Why a bwrap worker (in user namespace fd `userns`, or bwrap's own) cannot run here."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "grade").mkdir()
+        shutil.copy2(WORKER_SCRIPT, work / "grade" / "worker.py")
+        for path in (work, work / "grade", work / "grade" / "worker.py"):
+            path.chmod(0o755)
+        env = worker_env("/tmp")
+        if userns is not None:
+            env["CNNLAB_WORKER_UID"] = str(NOBODY)
+        try:
+            done = subprocess.run(
+                _bwrap_command(work, [sys.executable, "-I", "-S", f"{INSIDE}/worker.py", "--probe"],
+                               userns=userns),
+                capture_output=True, text=True, env=env, timeout=60, cwd="/",
+                pass_fds=() if userns is None else (userns,))
+        except OSError as error:
+            return str(error)
+    return (done.stderr or done.stdout or "failed").strip()[:300] if done.returncode else ""
+
+
+@cache
+def worker_userns():
+    """The user namespace the bwrap workers join (`nobody_namespace`) where that works, else
+    None (bwrap makes its own)."""
+    userns = nobody_namespace()
+    return userns if userns is not None and not _bwrap_fails(userns) else None
 
 
 @cache
@@ -136,14 +250,8 @@ def bwrap_problem():
     """Why bwrap cannot run a worker here ("" when it can)."""
     if shutil.which("bwrap") is None:
         return "bwrap (bubblewrap) is not installed"
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        (work / "grade").mkdir()
-        done = subprocess.run(_bwrap_command(work, [sys.executable, "-I", "-S", "-c", "pass"]),
-                              capture_output=True, text=True, env=worker_env("/tmp"), timeout=60)
-    if done.returncode:
-        return f"bwrap fails here: {(done.stderr or done.stdout).strip()[:300]}"
-    return ""
+    problem = _bwrap_fails(worker_userns())
+    return f"bwrap fails here: {problem}" if problem else ""
 
 
 @cache
@@ -177,7 +285,8 @@ def choose_isolation(requested=None):
 def describe_isolation(isolation):
     if isolation == "bwrap":
         return ("bwrap sandbox (no network, read-only Python and package copy only, "
-                "private /tmp, uid nobody)")
+                "private /tmp, uid nobody" + (")" if worker_userns() is not None or os.geteuid()
+                                              else " inside, root's outside)"))
     who = "uid nobody" if run_as_nobody() else "the grader's own uid"
     return f"separate process only (scrubbed environment, empty working folder, {who})"
 
@@ -199,6 +308,23 @@ def copy_package(source, dest, limit):
             os.chmod(dest / entry.name, 0o644)
     os.chmod(dest, 0o755)
     return total
+
+
+def process_limit(limits, uid):
+    """RLIMIT_NPROC for a worker running as real uid `uid`: the tasks that uid has now plus
+    `limits.processes` (None for root, which the limit never binds)."""
+    return None if uid == 0 else tasks_of(uid) + limits.processes
+
+
+def set_limits(limits, processes=None):
+    """The rlimits of a worker (or kernel) process; called in the child before exec."""
+    for kind, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
+                        (resource.RLIMIT_AS, limits.memory_bytes),
+                        (resource.RLIMIT_FSIZE, limits.file_bytes),
+                        (resource.RLIMIT_CORE, 0),
+                        (resource.RLIMIT_NPROC, processes)):
+        if value is not None:
+            resource.setrlimit(kind, (value, value))
 
 
 class WorkerTimeout(Exception):
@@ -240,11 +366,7 @@ class WorkerProcess:
         self.work = Path(tempfile.mkdtemp(prefix="cnnlab-worker-"))
 
     def _preexec(self):
-        for kind, value in ((resource.RLIMIT_CPU, self.limits.cpu_seconds),
-                            (resource.RLIMIT_AS, self.limits.memory_bytes),
-                            (resource.RLIMIT_FSIZE, self.limits.file_bytes),
-                            (resource.RLIMIT_CORE, 0)):
-            resource.setrlimit(kind, (value, value))
+        set_limits(self.limits, self._processes)
 
     def start(self):
         """Launch the worker and wait for its greeting (GradingError if it does not come)."""
@@ -268,8 +390,11 @@ class WorkerProcess:
         extra = {}
         if self.isolation == "bwrap":
             # The sandbox sees the package at the same path every time: a cache that persists.
-            command = _bwrap_command(self.work, inner, numba_cache(self.package))
+            userns = worker_userns()
+            command = _bwrap_command(self.work, inner, numba_cache(self.package), userns)
             home, cache = SCRATCH, "/numba-cache"
+            extra = {"cwd": "/"} if userns is None else {"cwd": "/", "pass_fds": (userns,)}
+            uid = os.getuid() if userns is None else NOBODY
         else:
             home = self.work / "home"
             home.mkdir()
@@ -280,10 +405,15 @@ class WorkerProcess:
             os.chmod(home, 0o700)
             extra["cwd"] = cwd
             home, cache = str(home), None
+            uid = extra.get("user", os.getuid())
+        self._processes = process_limit(self.limits, uid)
+        env = worker_env(home, cache)
+        if uid != os.getuid() and self.isolation == "bwrap":
+            env["CNNLAB_WORKER_UID"] = str(uid)  # the worker drops to it first thing
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out_write, stderr=out_write,
-                pass_fds=(to_worker, from_worker), env=worker_env(home, cache),
+                pass_fds=(to_worker, from_worker, *extra.pop("pass_fds", ())), env=env,
                 preexec_fn=self._preexec, start_new_session=True, **extra)
         except OSError as error:
             raise GradingError(f"the grading worker could not start: {error}") from None

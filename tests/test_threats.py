@@ -7,6 +7,7 @@ reference untouched, and finish in bounded time. Graded in the bwrap sandbox (sk
 cannot run); tests/test_remote.py covers the process fallback.
 """
 
+import os
 import shutil
 import time
 
@@ -193,6 +194,38 @@ def test_a_crash_or_a_huge_allocation_costs_only_its_exercise(tmp_path, finished
     assert report.points() == report.max_points() - report.max_points("convolve2d") > 0
 
 
+FORK_LOOP = """
+from . import edges as _e
+def _forks(*a, **k):
+    import os, time
+    n = 0
+    try:
+        while n < {most}:
+            if os.fork() == 0:
+                time.sleep(1)
+                os._exit(0)
+            n += 1
+    except OSError as error:
+        raise ValueError(f"forked {{n}} processes, then {{error}}") from None
+    raise ValueError(f"forked all {{n}} processes")
+_e.gradient_magnitude = _forks
+"""
+
+
+def test_a_fork_loop_is_bounded_and_costs_only_its_exercise(tmp_path, finished):
+    from autograder.sandbox import Limits
+
+    # A bounded loop: more forks than the worker may make (a fork bomb's first steps).
+    most = Limits().processes + 200
+    report = graded(submission(tmp_path, FORK_LOOP.format(most=most), base=finished))
+    assert report.points("gradient_magnitude") == 0
+    assert report.points() == report.max_points() - report.max_points("gradient_magnitude") > 0
+    messages = "\n".join(r.message for r in report.results)
+    assert "Resource temporarily unavailable" in messages, report.table()
+    assert "forked all" not in messages, report.table()
+    assert report.wall < 90
+
+
 def test_100_mb_of_prints_cost_nothing(tmp_path, finished):
     init = ("import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)\n"
             "sys.stdout.flush()\n")
@@ -257,6 +290,7 @@ def test_grade_command_says_how_the_code_was_isolated(tmp_path):
 # --- through nbgrader autograde ----------------------------------------------------------------
 
 CHECK_CELL = "check_correlate2d"
+CELL_TIMEOUT = 20  # seconds a notebook cell may run in this course's autograde
 
 
 def _add_cell_before(work, grade_id, source):
@@ -274,6 +308,58 @@ def _add_cell_before(work, grade_id, source):
 def _append_init(work, code):
     init = work / "cnnlab" / "__init__.py"
     init.write_text(init.read_text() + "\n" + code)
+
+
+def _edit_graded_cells(work):
+    """Claim 100 points in one graded cell's metadata, delete another graded cell, and rewrite a
+    third (locked) one to return full marks."""
+    import json
+
+    path = work / "ch01_edges.ipynb"
+    nb = json.loads(path.read_text())
+    cells = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
+    cells["check_correlate2d"]["metadata"]["nbgrader"]["points"] = 100
+    nb["cells"].remove(cells["check_convolve2d"])
+    cells["check_gradient_magnitude"]["source"] = "99.0  # full marks, please"
+    path.write_text(json.dumps(nb))
+
+
+def _finished_with(chapter, code):
+    """A student who finished every exercise, with `code` appended to the package's
+    __init__.py."""
+    from test_nbgrader_roundtrip import solve
+
+    def edit(work):
+        solve(work / "cnnlab", set(chapter.functions))
+        _append_init(work, code)
+    return edit
+
+
+CRASHES = """
+from . import edges as _e
+def _convolve2d(*a, **k):
+    import numpy
+    return numpy.ones(20 * 2**30 // 8)
+def _gradient_magnitude(*a, **k):
+    import ctypes
+    ctypes.string_at(0)
+_e.convolve2d, _e.gradient_magnitude = _convolve2d, _gradient_magnitude
+import sys
+for _ in range(100):
+    sys.stdout.write("x" * 2**20)
+sys.stdout.flush()
+"""
+
+LOOP_AND_EXIT = """
+from . import edges as _e
+def _convolve2d(*a, **k):
+    while True:
+        pass
+def _gradient_magnitude(*a, **k):
+    import os
+    os._exit(0)
+_e.convolve2d, _e.gradient_magnitude = _convolve2d, _gradient_magnitude
+"""
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +405,17 @@ for _path in [{str(ada_submitted)!r}, {str(course / "gradebook.db")!r}]:
         print("could not write", _error)
 '''), (work / "autograder").mkdir(), (work / "autograder" / "__init__.py").write_text(
             "def check(*args, **kwargs):\n    return 6.0\n")),
+        # Finished code; a graded cell's points raised, one graded cell deleted, a locked one
+        # rewritten: only the restored cells count (6 + 2).
+        "ivy": lambda work: (solve(work / "cnnlab", set(chapter.functions)),
+                             _edit_graded_cells(work)),
+        # The package patches NumPy, builtins, the comparisons and the reporter.
+        "jon": lambda work: _append_init(work, PATCH_EVERYTHING),
+        # Finished, but convolve2d allocates 20 GiB, gradient_magnitude segfaults, and the
+        # package prints 100 MB when imported: correlate2d's 6 points.
+        "kim": _finished_with(chapter, CRASHES),
+        # Finished, but convolve2d never returns and gradient_magnitude calls os._exit: 6.
+        "lea": _finished_with(chapter, LOOP_AND_EXIT),
         "zed": lambda work: solve(work / "cnnlab", set(chapter.functions)),
     }
     for name, edit in students.items():
@@ -331,8 +428,14 @@ for _path in [{str(ada_submitted)!r}, {str(course / "gradebook.db")!r}]:
     nbgrader("collect", chapter.name, cwd=course, exchange=exchange)
     ada_before = ada_submitted.read_bytes()
     start = time.perf_counter()
-    nbgrader("autograde", chapter.name, "--create", "--CourseDirectory.student_id_exclude=zed",
-             cwd=course, exchange=exchange)
+    # Short limits for the endless loop: a notebook cell's (its kernel run then stops) and a
+    # call's in the trusted worker (that function is then not called again).
+    os.environ["CNNLAB_CALL_TIMEOUT"] = "20"
+    try:
+        nbgrader("autograde", chapter.name, "--create", "--CourseDirectory.student_id_exclude=zed",
+                 f"--Execute.timeout={CELL_TIMEOUT}", cwd=course, exchange=exchange)
+    finally:
+        del os.environ["CNNLAB_CALL_TIMEOUT"]
     seconds = time.perf_counter() - start
     nbgrader("generate_feedback", chapter.name, cwd=course, exchange=exchange)
     nbgrader("export", f"--CsvExportPlugin.to={root / 'grades.csv'}", cwd=course,
@@ -343,13 +446,51 @@ for _path in [{str(ada_submitted)!r}, {str(course / "gradebook.db")!r}]:
         grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     print(f"threats autograde: {seconds:.0f} s for {len(students) - 1} submissions, {grades}")
     return {"course": course, "exchange": exchange, "grades": grades, "chapter": chapter.name,
-            "ada_before": ada_before, "ada_submitted": ada_submitted}
+            "ada_before": ada_before, "ada_submitted": ada_submitted, "seconds": seconds,
+            "submissions": len(students) - 1}
 
 
 def test_nbgrader_gives_the_cheats_only_honest_points(course):
     grades = course["grades"]
     assert grades["ada"] == CH01_POINTS
     assert grades["eve"] == grades["fay"] == grades["gus"] == grades["hal"] == 0
+    assert grades["jon"] == 0
+    assert grades["ivy"] == 6 + 2  # the deleted cell's 5 points are not given
+    assert grades["kim"] == grades["lea"] == 6  # correlate2d's; the crashes cost only theirs
+
+
+def test_nbgrader_edited_and_deleted_graded_cells_count_only_as_restored(course):
+    import json
+
+    folder = course["course"] / "trusted_grades" / course["chapter"]
+    ivy = json.loads((folder / "ivy.json").read_text())
+    cells = {c["cell"]: c for c in ivy["cells"]}
+    assert sorted(cells) == ["check_correlate2d", "check_gradient_magnitude"]
+    assert cells["check_correlate2d"]["max_points"] == 6 == cells["check_correlate2d"]["trusted"]
+    assert cells["check_gradient_magnitude"]["trusted"] == 2
+    autograded = (course["course"] / "autograded" / "ivy" / course["chapter"]
+                  / f"{course['chapter']}.ipynb").read_text()
+    assert "full marks, please" not in autograded
+
+
+def test_nbgrader_crashes_loops_and_floods_finish_in_bounded_time(course):
+    import json
+
+    # Each kernel run stops at its first dead kernel or cell timeout; each trusted grading pays
+    # at most one call timeout per hung function.
+    assert course["seconds"] < course["submissions"] * 60, course["seconds"]
+    folder = course["course"] / "autograded"
+    for name in ("kim", "lea"):
+        text = (folder / name / course["chapter"] / f"{course['chapter']}.ipynb").read_text()
+        assert "not run: " in text, name
+        assert len(text) < 5_000_000, (name, len(text))  # kim's 100 MB of prints are not kept
+    lea = (folder / "lea" / course["chapter"] / f"{course['chapter']}.ipynb").read_text()
+    assert "no answer within 20 s" in lea and "CellTimeoutError" in lea
+    kim = (folder / "kim" / course["chapter"] / f"{course['chapter']}.ipynb").read_text()
+    assert "MemoryError" in kim and "DeadKernelError" in kim
+    trusted = json.loads((course["course"] / "trusted_grades" / course["chapter"]
+                          / "kim.json").read_text())
+    assert trusted["points"] == 6 and trusted["seconds"] < 120, trusted
 
 
 def test_nbgrader_flags_the_tampered_cells_for_the_instructor(course):
@@ -370,7 +511,7 @@ def test_nbgrader_flags_the_tampered_cells_for_the_instructor(course):
     done = subprocess.run([sys.executable, "-m", "autograder", "report", course["chapter"],
                            "--course", str(course["course"])], capture_output=True, text=True,
                           env=tool_env())
-    assert done.returncode == 1 and "of 5 submissions have cells" in done.stdout, done.stdout
+    assert done.returncode == 1 and "of 9 submissions have cells" in done.stdout, done.stdout
     assert "eve                       0 / 13    check_correlate2d, check_convolve2d" in done.stdout
     feedback = (course["course"] / "feedback" / "eve" / course["chapter"]
                 / f"{course['chapter']}.html").read_text()

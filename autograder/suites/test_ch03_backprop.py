@@ -2,18 +2,18 @@
 as matrix products with groups), max and average pooling forward and backward, global average
 pooling.
 
-Public checks use the chapter's worked examples, SciPy and numerical gradients (central
-differences, as in the given `cnnlab.gradcheck`) of forward passes written here in NumPy, so that
-every exercise is graded on its own: a bug in one function never costs points in another. Hidden
-tests compare with the reference solution on many seeded random cases: overlapping windows
-(kernel > stride, like AlexNet's 3x3 stride-2 pooling), padding, stride larger than the kernel,
-dilation, ties, non-square sizes, float32 and float64.
+Public checks use the chapter's worked examples, SciPy's results (`autograder.oracle`) and
+numerical gradients (central differences, as in the given `cnnlab.gradcheck`) of forward passes
+written here in NumPy, so that every exercise is graded on its own: a bug in one function never
+costs points in another. Hidden tests compare with the reference solution on many seeded random
+cases: overlapping windows (kernel > stride, like AlexNet's 3x3 stride-2 pooling), padding,
+stride larger than the kernel, dilation, ties, non-square sizes, float32 and float64.
 """
 
 import numpy as np
 import pytest
-import scipy.signal
 
+from autograder import oracle  # scipy.signal's results (importing SciPy costs ~1 s)
 from autograder.feedback import assert_close, describe_array
 from autograder.numerical import NUMERICAL, numerical_gradient
 
@@ -219,7 +219,7 @@ def test_conv2d_backward_input_worked_example(student):
     for h, w, kh, kw in [(5, 5, 3, 3), (6, 4, 2, 3), (4, 7, 4, 1), (3, 3, 1, 1)]:
         kernel = rng.standard_normal((1, 1, kh, kw))
         dy = rng.standard_normal((1, 1, h - kh + 1, w - kw + 1))
-        expected = scipy.signal.convolve2d(dy[0, 0], kernel[0, 0], "full")[None, None]
+        expected = oracle.convolve2d(dy[0, 0], kernel[0, 0], "full")[None, None]
         got = student.conv.conv2d_backward_input(dy, (1, 1, h, w), kernel)
         assert_close(got, expected, conv_call("conv2d_backward_input", dy, (1, 1, h, w), kernel,
                                               {"stride": 1, "padding": 0, "dilation": 1}))
@@ -265,7 +265,7 @@ def test_conv2d_backward_weight_worked_example(student):
     for h, w, kh, kw in [(5, 5, 3, 3), (6, 4, 2, 3), (4, 7, 4, 1), (3, 3, 1, 1)]:
         x = rng.standard_normal((1, 1, h, w))
         dy = rng.standard_normal((1, 1, h - kh + 1, w - kw + 1))
-        expected = scipy.signal.correlate2d(x[0, 0], dy[0, 0], "valid")[None, None]
+        expected = oracle.correlate2d(x[0, 0], dy[0, 0], "valid")[None, None]
         got = student.conv.conv2d_backward_weight(dy, x, (1, 1, kh, kw))
         assert_close(got, expected, conv_call("conv2d_backward_weight", dy, x, (1, 1, kh, kw),
                                               {"stride": 1, "padding": 0, "dilation": 1}))
