@@ -31,6 +31,7 @@ call a Numba kernel; the kernels are plain loops that read like the math.
 import numpy as np
 from numba import njit
 
+from . import _fast
 from ._parallel import parallel_for
 from ._validate import as_float_array, common_dtype, pair
 
