@@ -3,17 +3,22 @@
     python benchmarks/compile_time.py
 
 Compile time counts against nbgrader's cell timeout and a learner's patience. Each chapter runs
-twice in fresh processes sharing one new NUMBA_CACHE_DIR: the first compiles everything (cold),
-the second loads it from the cache. Each process calls every public function of the chapter once
-with tiny float32 inputs, then once with float64 ones (so the time is compilation, not
-computation). Times are CPU seconds of the process (compilation is single-threaded, so they do
-not grow with the machine's load; wall-clock seconds are in brackets). "slowest first call" is
+twice in fresh processes on one fresh copy of the reference package (in a temporary folder, with
+its own empty NUMBA_CACHE_DIR): the first compiles everything (cold), the second loads it from the
+cache. (A copy, because the grader's import of the reference keeps its Numba cache next to the
+sources, in solutions/cnnlab/__pycache__, whatever NUMBA_CACHE_DIR says: timing the package in
+place would load what an earlier run left there.) Each process calls every public function of
+the chapter once with tiny float32 inputs, then once with float64 ones (so the time is
+compilation, not computation). Times are CPU seconds of the process (compilation is
+single-threaded, so they do not grow with the machine's load; wall-clock seconds are in
+brackets). "slowest first call" is
 the slowest single call of the cached run: what a learner waits for at most per call once the
 cache is warm (it includes importing the module and loading its kernels).
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,7 +48,7 @@ def child(chapter):
 
     from autograder.reference import load_reference
 
-    ref = load_reference()
+    ref = load_reference()  # CNNLAB_REFERENCE: the fresh copy main() made
     times = []
     for dtype in (np.float32, np.float64):
         namespace = {
@@ -63,13 +68,20 @@ def child(chapter):
 
 
 def main():
+    sys.path.insert(0, str(REPO))
+    from autograder.reference import reference_dir
+
     print("CPU seconds [wall-clock seconds]\n")
     print("| chapter | cold float32 | cold + float64 | cold total | cached total "
           "| slowest first call (cached) |")
     print("|---|---:|---:|---:|---:|---|")
     for chapter in CALLS:
-        with tempfile.TemporaryDirectory() as cache:
-            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        with tempfile.TemporaryDirectory() as tmp:
+            package = Path(tmp) / "cnnlab"
+            shutil.copytree(reference_dir(), package,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba"),
+                       CNNLAB_REFERENCE=str(package))
             cold, cached = (
                 json.loads(subprocess.run([sys.executable, __file__, chapter], env=env,
                                           capture_output=True, text=True, check=True).stdout)

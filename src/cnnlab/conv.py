@@ -584,8 +584,11 @@ def conv2d_backward_weight(dy, x, w_shape, stride=1, padding=0, dilation=1, grou
     dw = np.zeros(w_shape, dtype)
     if groups == 1:
         # One chunk of filters per thread: each sums over every image into its own filters only.
+        # The chunk of dy is copied to a contiguous array, so that Numba compiles the kernel for
+        # one memory layout only, whatever N and the number of threads (a slice dy[:, a:z] is
+        # contiguous for N = 1 only, and each layout is a compilation of its own).
         parallel_for(w_shape[0], lambda a, z: _conv2d_backward_weight(
-            dy[:, a:z], xpad, *stride, *dilation, dw[a:z]))
+            np.ascontiguousarray(dy[:, a:z]), xpad, *stride, *dilation, dw[a:z]))
     else:
         _conv2d_backward_weight_grouped(dy, xpad, int(groups), stride, dilation, dw)
     return dw
