@@ -229,17 +229,34 @@ def test_depthwise_matches_torch_forward_and_autograd(ref, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_depthwise_large_layers_split_over_the_batch_match_torch(ref, dtype):
-    """Layers large enough for the two-thread path (halves of the batch) agree with PyTorch."""
+def test_depthwise_large_layers_in_chunks_match_torch(ref, dtype):
+    """Layers large enough to run in several chunks of images (each padded on its own), with the
+    3x3 stride-1 planes of at least 12x12 pixels on `_fast`'s kernels, agree with PyTorch:
+    channel multipliers 1 and 2, padding 0 and 1, and layers that stay on the general loops."""
+    fast_3x3 = ref.depthwise._fast_3x3.py_func
     rng = np.random.default_rng(24 + DTYPES.index(dtype))
-    for n, hp in [(5, dict(padding=1)), (4, dict(stride=(2, 1), padding=(1, 0))),
-                  (3, dict(dilation=2, padding=2))]:
-        x = rng.standard_normal((n, 32, 48, 47)).astype(dtype)
-        w = rng.standard_normal((64, 1, 3, 3)).astype(dtype)
-        b = rng.standard_normal(64).astype(dtype)
+    cases = [  # n, c, m, h, w, kernel, hyper-parameters
+        (12, 32, 2, 48, 47, 3, dict(padding=1)), (4, 32, 1, 30, 17, 3, dict(padding=0)),
+        (9, 24, 1, 14, 14, 3, dict(padding=1)), (4, 32, 2, 48, 47, 3, dict(stride=(2, 1),
+                                                                          padding=(1, 0))),
+        (3, 32, 2, 48, 47, 3, dict(dilation=2, padding=2)), (6, 16, 1, 40, 40, 5, dict(padding=2)),
+        (40, 64, 1, 9, 9, 3, dict(padding=1)),
+    ]
+    takes_fast, chunks = set(), []
+    for n, c, m, h, wd, k, hp in cases:
+        x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+        w = rng.standard_normal((c * m, 1, k, k)).astype(dtype)
+        b = rng.standard_normal(c * m).astype(dtype)
         xt, wt, bt = (_t(a).requires_grad_() for a in (x, w, b))
-        yt = F.conv2d(xt, wt, bt, groups=32, **hp)
-        assert yt.numel() * 9 >= ref.depthwise._SPLIT_MACS  # the batch is split in two
+        yt = F.conv2d(xt, wt, bt, groups=c, **hp)
+        p = hp.get("padding", 0)
+        ph, pw = (p, p) if isinstance(p, int) else p
+        chunks.append(ref.depthwise._image_chunks((n, c, h + 2 * ph, wd + 2 * pw), x.itemsize))
+        stride = hp.get("stride", 1)
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        d = hp.get("dilation", 1)
+        if fast_3x3(k, k, sh, sw, d, d, *yt.shape[2:]):
+            takes_fast.add((n, c, m, h, wd))
         dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
         yt.backward(_t(dy))
         what = f"{_describe(x.shape, w.shape, hp, dtype)}"
@@ -249,6 +266,28 @@ def test_depthwise_large_layers_split_over_the_batch_match_torch(ref, dtype):
         _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
         _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
         _assert_close(db, bt.grad.numpy(), dtype, f"db, {what}")
+    assert takes_fast == {(12, 32, 2, 48, 47), (4, 32, 1, 30, 17), (9, 24, 1, 14, 14)}
+    assert chunks[0] > 1 and max(chunks) > 2 and min(chunks) == 1, chunks
+
+
+def test_depthwise_results_do_not_depend_on_the_thread_count(ref):
+    """The chunks of images are fixed by the input: 1 and 2 threads give identical results."""
+    import numba
+
+    rng = np.random.default_rng(25)
+    x = rng.standard_normal((7, 32, 40, 33)).astype(np.float32)
+    w = rng.standard_normal((64, 1, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((7, 64, 40, 33)).astype(np.float32)
+    before, results = numba.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            results.append((ref.depthwise.depthwise_conv2d_forward(x, w, padding=1),
+                            *ref.depthwise.depthwise_conv2d_backward(dy, x, w, padding=1)))
+    finally:
+        numba.set_num_threads(before)
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)
 
 
 def test_depthwise_equals_the_grouped_path(ref):

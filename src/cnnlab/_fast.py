@@ -28,6 +28,7 @@ per tap. BLAS runs the products (on its own threads, called from here, between k
 """
 
 import numpy as np
+from numba import njit
 
 BLOCK = 4096  # rows per block of products: about 0.25 MB of the input with C = 16, float32
 # Measured on 2-core AMD EPYC, float32, one thread (benchmarks/bench.py): shifted products beat
@@ -134,3 +135,122 @@ def conv2d_backward_shifted(dy, x, w):
             np.matmul(dy_rows, flat[s : s + rows], out=dw[i, j])
     return (np.ascontiguousarray(dx.transpose(0, 3, 1, 2)),
             np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), dy.sum(axis=(0, 2, 3)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Depthwise 3x3, stride 1: the reference kernels' sums, with the nine taps written out
+# ----------------------------------------------------------------------------------------------
+# The reference depthwise kernels (`depthwise._depthwise_*_kernel`) hand their stride-1 3x3 planes
+# to these. They compute the same sums in the same order on the same flattened padded planes (see
+# `depthwise._depthwise_forward_kernel`), so the results are identical; with the nine taps as nine
+# named slices, one loop over the plane does all of them, instead of one loop per tap that loads
+# and stores a partial sum each time.
+
+
+@njit(cache=True, nogil=True)
+def depthwise3x3_forward(xpad, w, b, out):
+    """`depthwise._depthwise_forward_kernel` for 3x3 filters, stride 1 and dilation 1: fill out
+    (N, C * M, OH, OW) from xpad (N, C, OH + 2, OW + 2), w (C * M, 1, 3, 3) and b (C * M,)."""
+    N, K, OH, OW = out.shape
+    C, Hp, Wp = xpad.shape[1], xpad.shape[2], xpad.shape[3]
+    M = K // C
+    span = (OH - 1) * Wp + OW
+    acc = np.empty(span, out.dtype)
+    for n in range(N):
+        for k in range(K):
+            p = xpad[n, k // M].reshape(Hp * Wp)
+            t00, t01, t02 = p[0:], p[1:], p[2:]  # tap (i, j) of output q is p[q + i * Wp + j]
+            t10, t11, t12 = p[Wp:], p[Wp + 1 :], p[Wp + 2 :]
+            t20, t21, t22 = p[2 * Wp :], p[2 * Wp + 1 :], p[2 * Wp + 2 :]
+            w00, w01, w02 = w[k, 0, 0, 0], w[k, 0, 0, 1], w[k, 0, 0, 2]
+            w10, w11, w12 = w[k, 0, 1, 0], w[k, 0, 1, 1], w[k, 0, 1, 2]
+            w20, w21, w22 = w[k, 0, 2, 0], w[k, 0, 2, 1], w[k, 0, 2, 2]
+            bias = b[k]
+            for q in range(span):
+                acc[q] = (bias + w00 * t00[q] + w01 * t01[q] + w02 * t02[q]
+                          + w10 * t10[q] + w11 * t11[q] + w12 * t12[q]
+                          + w20 * t20[q] + w21 * t21[q] + w22 * t22[q])
+            for y in range(OH):
+                for x in range(OW):
+                    out[n, k, y, x] = acc[y * Wp + x]
+
+
+@njit(cache=True, nogil=True)
+def depthwise3x3_backward_input(dy, w, dxpad):
+    """`depthwise._depthwise_backward_input_kernel` for 3x3 filters, stride 1 and dilation 1:
+    add dL/dxpad into dxpad (N, C, OH + 2, OW + 2) from dy (N, C * M, OH, OW) and w.
+
+    Gathered instead of scattered: padded pixel q of the flat plane receives w[k, 0, i, j] *
+    grad[q - i * Wp - j] from each tap, grad being dy on the flat plane (zeros between its rows)
+    behind 2 * Wp + 2 zeros, so that every index is >= 0. Each pixel adds the same products in
+    the same order as the reference's scatter (tap by tap), so the result is the same."""
+    N, K, OH, OW = dy.shape
+    C, Hp, Wp = dxpad.shape[1], dxpad.shape[2], dxpad.shape[3]
+    M = K // C
+    lead = 2 * Wp + 2
+    grad = np.zeros(lead + Hp * Wp, dxpad.dtype)
+    for n in range(N):
+        for k in range(K):
+            for y in range(OH):
+                for x in range(OW):
+                    grad[lead + y * Wp + x] = dy[n, k, y, x]
+            g00, g01, g02 = grad[lead:], grad[lead - 1 :], grad[lead - 2 :]
+            g10, g11, g12 = grad[lead - Wp :], grad[lead - Wp - 1 :], grad[lead - Wp - 2 :]
+            g20, g21, g22 = grad[2:], grad[1:], grad[0:]
+            w00, w01, w02 = w[k, 0, 0, 0], w[k, 0, 0, 1], w[k, 0, 0, 2]
+            w10, w11, w12 = w[k, 0, 1, 0], w[k, 0, 1, 1], w[k, 0, 1, 2]
+            w20, w21, w22 = w[k, 0, 2, 0], w[k, 0, 2, 1], w[k, 0, 2, 2]
+            p = dxpad[n, k // M].reshape(Hp * Wp)  # a view: += writes into dxpad
+            for q in range(Hp * Wp):
+                p[q] = (p[q] + w00 * g00[q] + w01 * g01[q] + w02 * g02[q]
+                        + w10 * g10[q] + w11 * g11[q] + w12 * g12[q]
+                        + w20 * g20[q] + w21 * g21[q] + w22 * g22[q])
+
+
+@njit(cache=True, nogil=True)
+def depthwise3x3_backward_weight(dy, xpad, dw_out):
+    """`depthwise._depthwise_backward_weight_kernel` for 3x3 filters, stride 1 and dilation 1:
+    add dL/dw into dw_out (C * M, 1, 3, 3) from dy (N, C * M, OH, OW) and xpad (N, C, OH + 2,
+    OW + 2).
+
+    As in the reference kernel, one partial sum per tap and position of the flat plane,
+    accumulated over the images (elementwise, which the processor does several at a time); then
+    the rows of each tap's partial sums are added up elementwise into one row, and that row
+    summed: the same products, summed in another order (within rounding of the reference)."""
+    N, K, OH, OW = dy.shape
+    C, Hp, Wp = xpad.shape[1], xpad.shape[2], xpad.shape[3]
+    M = K // C
+    span = (OH - 1) * Wp + OW
+    acc = np.empty((9, span), dw_out.dtype)
+    grad = np.zeros(span, dw_out.dtype)
+    lanes = np.empty(Wp, dw_out.dtype)
+    for k in range(K):
+        acc[:] = 0
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = (
+            acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7], acc[8])
+        for n in range(N):
+            for y in range(OH):
+                for x in range(OW):
+                    grad[y * Wp + x] = dy[n, k, y, x]  # between the rows: zeros
+            p = xpad[n, k // M].reshape(Hp * Wp)
+            t00, t01, t02 = p[0:], p[1:], p[2:]  # tap (i, j) of output q is p[q + i * Wp + j]
+            t10, t11, t12 = p[Wp:], p[Wp + 1 :], p[Wp + 2 :]
+            t20, t21, t22 = p[2 * Wp :], p[2 * Wp + 1 :], p[2 * Wp + 2 :]
+            for q in range(span):
+                g = grad[q]
+                a00[q] += g * t00[q]
+                a01[q] += g * t01[q]
+                a02[q] += g * t02[q]
+                a10[q] += g * t10[q]
+                a11[q] += g * t11[q]
+                a12[q] += g * t12[q]
+                a20[q] += g * t20[q]
+                a21[q] += g * t21[q]
+                a22[q] += g * t22[q]
+        for t in range(9):
+            lanes[:] = 0
+            for y in range(OH):
+                row = acc[t, y * Wp : min(span, (y + 1) * Wp)]
+                for x in range(row.size):
+                    lanes[x] += row[x]
+            dw_out[k, 0, t // 3, t % 3] += lanes.sum()

@@ -126,7 +126,10 @@ def _check_bias(b, w):
 def _pad(x, padding):
     """Zero-pad the last two axes of `x` by padding = (ph, pw) on both sides."""
     ph, pw = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c, h, w = x.shape
+    xpad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), x.dtype)  # faster than np.pad
+    xpad[:, :, ph : ph + h, pw : pw + w] = x
+    return xpad
 
 
 # ----------------------------------------------------------------------------------------------
