@@ -763,6 +763,12 @@ def test_parallel_for_covers_the_range_once_and_raises(ref):
 
         parallel.parallel_for(count, body)
         np.testing.assert_array_equal(seen, np.ones(count, int), err_msg=f"count {count}")
+    # A fixed number of chunks, whatever the thread count; the results in the chunks' order.
+    for count, chunks in [(10, 1), (10, 3), (10, 7), (3, 5), (100, 16)]:
+        spans = parallel.parallel_for(count, lambda start, stop: (start, stop), chunks=chunks)
+        assert len(spans) == min(count, chunks), (count, chunks, spans)
+        assert spans[0][0] == 0 and spans[-1][1] == count, spans
+        assert all(a[1] == b[0] < b[1] for a, b in zip(spans, spans[1:], strict=False)), spans
 
     def failing(start, stop):
         if stop == 10:

@@ -5,7 +5,9 @@ runs, so several Python threads can run it at once. `parallel_for(count, body)` 
 range(count) into one contiguous chunk per thread and runs body(start, stop) on each chunk at the
 same time; the public functions pass a body that runs a kernel on images (or channel planes, or
 filters) start ... stop - 1. Each output element is computed by one thread, in the same order
-whatever the number of threads, so results do not depend on it.
+whatever the number of threads, so results do not depend on it. `parallel_for(count, body,
+chunks=k)` cuts it into k chunks whatever the number of threads (for results that are sums of
+per-chunk parts, and for chunks small enough to stay in the processor's cache).
 
 Why not Numba's `parallel=True` and `prange`: they compile about twice as slowly, for every kernel
 and every dtype, and compile time counts against the learner (and nbgrader's timeout); and the
