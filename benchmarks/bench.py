@@ -9,16 +9,18 @@ The whole table (20 cases, 3 rounds x 3 runs) takes about 1 minute with --thread
 minutes on 2 threads on a 2-core machine (measured with a load average of 2-3 from other work;
 a quiet machine is faster); --rounds and --repeats scale it.
 
-Every implementation runs in its own Python process (Numba's, OpenBLAS's and PyTorch's thread
-pools must not compete), and the processes alternate: round 1 runs cnnlab then torch, round 2 again,
-and so on, so that a change in the machine's load hits both. Each process warms every case up,
-then times it several times; the table shows the median over all rounds. The thread counts are set
-in each process before anything runs: `numba.set_num_threads(T)` for cnnlab's kernels (its
-`parallel_for` runs them on that many threads), `threadpoolctl.threadpool_limits(T)` for the BLAS
-behind NumPy's `@` (cnnlab), and `torch.set_num_threads(T)` (torch), with T = --threads (default:
-every core). cnnlab calls BLAS from Python between its kernels, never from inside one, so at most
-T threads compute at any time. On a machine shared with other work, wall-clock ratios move with
-the load; `--threads 1 --cpu` compares CPU seconds of one thread, which the load hardly changes.
+Every implementation runs in its own Python process (Numba's, OpenBLAS's and PyTorch's thread pools
+must not compete), and the processes alternate: round 1 runs cnnlab then torch, round 2 again, and
+so on, so that a change in the machine's load hits both. Each process warms the memory allocator
+(`_warm_allocator`) and every case up, then times it several times; the table shows the median over
+all rounds. The thread counts are set in each process before anything runs:
+`numba.set_num_threads(T)` for cnnlab's kernels (its `parallel_for` runs them on that many threads),
+`threadpoolctl.threadpool_limits(T)` for the BLAS behind NumPy's `@` (cnnlab), and
+`torch.set_num_threads(T)` (torch), with T = --threads (default: every core). cnnlab calls BLAS from
+Python between its kernels, never from inside one, so at most T threads compute at any time (except
+`_fast`'s shifted products, whose blocks run on T threads of `parallel_for`, each block's small
+product in BLAS). On a machine shared with other work, wall-clock ratios move with the load;
+`--threads 1 --cpu` compares CPU seconds of one thread, which the load hardly changes.
 
 GFLOP/s of a convolution count forward + backward as 3x the forward's 2 * N * O * OH * OW *
 (C / groups) * KH * KW; pooling counts one operation per window element and pass (forward, then
@@ -174,8 +176,22 @@ def _torch_step(p):
     return step
 
 
+def _warm_allocator():
+    """Allocate and free one 30 MB block. glibc's malloc hands out large arrays as fresh memory
+    pages (each first touch a page fault) until a large block has been freed; then it keeps
+    blocks up to that size (its dynamic mmap threshold, at most 32 MB) for reuse. A process that
+    has run a while, like a training loop, is in that state; without this, the first cases of a
+    process would pay page faults on every new array (measured: 24 instead of 19 ms for the first
+    layer of the table), and which cases ran before would change their times."""
+    import numpy as np
+
+    block = np.empty(30 << 20, np.uint8)
+    del block
+
+
 def measure(implementation, names, threads, repeats, reference):
     """In a child process: (wall-clock, CPU) seconds of `repeats` runs of every case in `names`."""
+    _warm_allocator()
     if implementation == "torch":
         import torch
 
