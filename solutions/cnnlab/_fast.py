@@ -36,6 +36,7 @@ from ._parallel import parallel_for
 # N = 32, 32x32, float32, forward + backward): 17 ms on 1 thread and 14.5 ms on 2 with 4096 or
 # 8192 rows, 22 and 19 ms with 2048, against 27 and 22 ms for the im2col GEMM.
 BLOCK = 4096
+_DW_CHUNKS = 4  # dw is a sum of this many parts (fixed: the same result on any thread count)
 # Measured on 2-core AMD EPYC, float32, one thread (benchmarks/bench.py): shifted products beat
 # the im2col GEMM by about 1.5x at C = 16 and C = 32, and lose at C = 3 and C = 64.
 MIN_CHANNELS, MAX_CHANNELS = 8, 32
@@ -137,14 +138,25 @@ def conv2d_backward_shifted(dy, x, w):
             for i in range(kh) for j in range(kw)]
     dx = _correlate_flat(grads, taps, rows).reshape(n, hp, wp, c)[:, :h, :wd]
     # dw[:, :, i, j] = sum over output pixels q of dy[q] outer xpad[q + i * Wp + j]; dy of
-    # output pixel (y, x) is grid row q + ph * Wp + pw of `grads`.
+    # output pixel (y, x) is grid row q + ph * Wp + pw of `grads`. By blocks of rows as well (in
+    # parallel, each block's part of dw summed in the blocks' order, so on any thread count the
+    # same result), which keeps the rows each product reads in the cache.
     centre = ph * wp + pw
-    dy_rows = grads[centre : centre + rows].T  # (O, rows); zero on the rows of no pixel
-    dw = np.empty((kh, kw, o, c), x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            s = i * wp + j
-            np.matmul(dy_rows, flat[s : s + rows], out=dw[i, j])
+    shifts = [i * wp + j for i in range(kh) for j in range(kw)]
+
+    def blocks(first, last):  # the part of dw of blocks first ... last - 1, (KH * KW, O, C)
+        part = np.zeros((kh * kw, o, c), x.dtype)
+        product = np.empty((o, c), x.dtype)
+        for start in range(first * BLOCK, min(last * BLOCK, rows), BLOCK):
+            stop = min(start + BLOCK, rows)
+            dy_rows = grads[centre + start : centre + stop].T  # zero on rows of no pixel
+            for t, s in enumerate(shifts):
+                np.matmul(dy_rows, flat[start + s : stop + s], out=product)
+                part[t] += product
+        return part
+
+    dw = sum(parallel_for(-(-rows // BLOCK), blocks, chunks=_DW_CHUNKS))
+    dw = dw.reshape(kh, kw, o, c)
     return (np.ascontiguousarray(dx.transpose(0, 3, 1, 2)),
             np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), dy.sum(axis=(0, 2, 3)))
 
