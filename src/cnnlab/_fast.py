@@ -37,6 +37,21 @@ from ._parallel import parallel_for
 # 8192 rows, 22 and 19 ms with 2048, against 27 and 22 ms for the im2col GEMM.
 BLOCK = 4096
 _DW_CHUNKS = 4  # dw is a sum of this many parts (fixed: the same result on any thread count)
+_controller = None  # threadpoolctl's handle on the BLAS libraries, made on first use
+
+
+def _blas_on_one_thread():
+    """A context in which BLAS computes each product on its caller's thread only: inside it, the
+    blocks of products run on `parallel_for`'s threads, numba.get_num_threads() of them, and no
+    BLAS thread competes with them."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
 # Measured on 2-core AMD EPYC, float32, one thread (benchmarks/bench.py): shifted products beat
 # the im2col GEMM by about 1.5x at C = 16 and C = 32, and lose at C = 3 and C = 64.
 MIN_CHANNELS, MAX_CHANNELS = 8, 32
@@ -61,11 +76,33 @@ def shifted_products_apply(x_shape, w_shape, stride, padding, dilation, groups):
 
 
 def _flat_padded(a, ph, pw):
-    """(N, C, H, W) -> the zero-padded channels-last grid, flat: an array (N * Hp * Wp, C)."""
+    """(N, C, H, W) -> the zero-padded channels-last grid, flat: an array (N * Hp * Wp, C).
+    The images are copied in parallel (`parallel_for`; NumPy's copies release the GIL)."""
     n, c, h, w = a.shape
     grid = np.zeros((n, h + 2 * ph, w + 2 * pw, c), a.dtype)
-    grid[:, ph : ph + h, pw : pw + w] = a.transpose(0, 2, 3, 1)
+
+    def copy(start, stop):
+        grid[start:stop, ph : ph + h, pw : pw + w] = a[start:stop].transpose(0, 2, 3, 1)
+
+    parallel_for(n, copy)
     return grid.reshape(-1, c)
+
+
+def _to_nchw(grid, h, w, b=None):
+    """The (N, H', W', O) channels-last grid's top-left H x W pixels as an (N, O, H, W) array,
+    plus the bias b (O,) if given; the images in parallel."""
+    n, o = grid.shape[0], grid.shape[3]
+    out = np.empty((n, o, h, w), grid.dtype)
+
+    def copy(start, stop):
+        part = grid[start:stop, :h, :w].transpose(0, 3, 1, 2)
+        if b is None:
+            out[start:stop] = part
+        else:
+            np.add(part, b[:, None, None], out=out[start:stop])
+
+    parallel_for(n, copy)
+    return out
 
 
 def _correlate_flat(flat, taps, rows):
@@ -77,9 +114,8 @@ def _correlate_flat(flat, taps, rows):
     - rows: int, how many rows of the result to compute.
 
     Returns an array (R, O) whose rows from `rows` on are uninitialised. The blocks of BLOCK rows
-    run in parallel (`parallel_for`, each block in one thread; BLAS computes a product this small
-    in its caller's thread or splits it, as it likes): unlike one BLAS call per product, which
-    OpenBLAS splits between its threads at a cost larger than the product, this uses every core.
+    run in parallel (`parallel_for`), each product on one thread (`_blas_on_one_thread`): BLAS's
+    own threads would split each small product at a cost larger than the product.
     """
     out = np.empty((flat.shape[0], taps[0][1].shape[1]), flat.dtype)
 
@@ -94,7 +130,8 @@ def _correlate_flat(flat, taps, rows):
                 np.matmul(flat[start + s : stop + s], matrix, out=part)
                 block += part
 
-    parallel_for(-(-rows // BLOCK), blocks)
+    with _blas_on_one_thread():
+        parallel_for(-(-rows // BLOCK), blocks)
     return out
 
 
@@ -111,12 +148,8 @@ def conv2d_forward_shifted(x, w, b):
     taps = [(i * wp + j, np.ascontiguousarray(filters[i, j]))
             for i in range(kh) for j in range(kw)]
     out = _correlate_flat(flat, taps, flat.shape[0] - (kh - 1) * wp - (kw - 1))
-    out = out.reshape(n, hp, wp, o)[:, :h, :wd]  # output pixel (y, x) sits at grid (y, x)
-    if b is None:
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
-    # Back to NCHW and the bias added in one pass over the output.
-    return np.add(out.transpose(0, 3, 1, 2), b[:, None, None],
-                  out=np.empty((n, o, h, wd), x.dtype))
+    # Output pixel (y, x) sits at grid (y, x); back to NCHW with the bias, in one pass.
+    return _to_nchw(out.reshape(n, hp, wp, o), h, wd, b)
 
 
 def conv2d_backward_shifted(dy, x, w):
@@ -136,7 +169,7 @@ def conv2d_backward_shifted(dy, x, w):
     flipped = w.transpose(2, 3, 0, 1)[::-1, ::-1]  # (KH, KW, O, C)
     taps = [(i * wp + j, np.ascontiguousarray(flipped[i, j]))
             for i in range(kh) for j in range(kw)]
-    dx = _correlate_flat(grads, taps, rows).reshape(n, hp, wp, c)[:, :h, :wd]
+    dx = _to_nchw(_correlate_flat(grads, taps, rows).reshape(n, hp, wp, c), h, wd)
     # dw[:, :, i, j] = sum over output pixels q of dy[q] outer xpad[q + i * Wp + j]; dy of
     # output pixel (y, x) is grid row q + ph * Wp + pw of `grads`. By blocks of rows as well (in
     # parallel, each block's part of dw summed in the blocks' order, so on any thread count the
@@ -155,8 +188,8 @@ def conv2d_backward_shifted(dy, x, w):
                 part[t] += product
         return part
 
-    dw = sum(parallel_for(-(-rows // BLOCK), blocks, chunks=_DW_CHUNKS))
+    with _blas_on_one_thread():
+        dw = sum(parallel_for(-(-rows // BLOCK), blocks, chunks=_DW_CHUNKS))
     dw = dw.reshape(kh, kw, o, c)
-    return (np.ascontiguousarray(dx.transpose(0, 3, 1, 2)),
-            np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), dy.sum(axis=(0, 2, 3)))
+    return dx, np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), dy.sum(axis=(0, 2, 3))
 
