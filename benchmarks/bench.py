@@ -5,16 +5,23 @@
     python benchmarks/bench.py --threads 1 --rounds 5
     python benchmarks/bench.py --reference /path/to/cnnlab   # another copy of the package
 
-Every implementation runs in its own Python process (Numba's, OpenBLAS's and PyTorch's thread
-pools must not compete), and the processes alternate: round 1 runs cnnlab then torch, round 2 again,
-and so on, so that a change in the machine's load hits both. Each process warms every case up,
-then times it several times; the table shows the median over all rounds. The thread counts are set
-in each process before anything runs: `numba.set_num_threads(T)` for cnnlab's kernels (its
-`parallel_for` runs them on that many threads), `threadpoolctl.threadpool_limits(T)` for the BLAS
-behind NumPy's `@` (cnnlab), and `torch.set_num_threads(T)` (torch), with T = --threads (default:
-every core). cnnlab calls BLAS from Python between its kernels, never from inside one, so at most
-T threads compute at any time. On a machine shared with other work, wall-clock ratios move with
-the load; `--threads 1 --cpu` compares CPU seconds of one thread, which the load hardly changes.
+The whole table (20 cases, 3 rounds x 3 runs) takes about 1 minute with --threads 1 and 2
+minutes on 2 threads on a 2-core machine (measured with a load average of 2-3 from other work;
+a quiet machine is faster); --rounds and --repeats scale it.
+
+Every implementation runs in its own Python process (Numba's, OpenBLAS's and PyTorch's thread pools
+must not compete), and the processes alternate: round 1 runs cnnlab then torch, round 2 again, and
+so on, so that a change in the machine's load hits both. Each process warms the memory allocator
+(`_warm_allocator`) and every case up, then times it several times; the table shows the median over
+all rounds. The thread counts are set in each process before anything runs:
+`numba.set_num_threads(T)` for cnnlab's kernels (its `parallel_for` runs them on that many threads),
+`threadpoolctl.threadpool_limits(T)` for the BLAS behind NumPy's `@` (cnnlab), and
+`torch.set_num_threads(T)` (torch), with T = --threads (default: every core). cnnlab calls BLAS from
+Python between its kernels, never from inside one, so at most T threads compute at any time (except
+`_fast`'s shifted products, whose blocks run on T threads of `parallel_for`, each block's small
+product in BLAS held to one thread meanwhile). On a machine shared with other work, wall-clock
+ratios move with the load; `--threads 1 --cpu` compares CPU seconds of one thread, which the load
+hardly changes.
 
 GFLOP/s of a convolution count forward + backward as 3x the forward's 2 * N * O * OH * OW *
 (C / groups) * KH * KW; pooling counts one operation per window element and pass (forward, then
@@ -170,8 +177,22 @@ def _torch_step(p):
     return step
 
 
+def _warm_allocator():
+    """Allocate and free one 30 MB block. glibc's malloc hands out large arrays as fresh memory
+    pages (each first touch a page fault) until a large block has been freed; then it keeps
+    blocks up to that size (its dynamic mmap threshold, at most 32 MB) for reuse. A process that
+    has run a while, like a training loop, is in that state; without this, the first cases of a
+    process would pay page faults on every new array (measured: 24 instead of 19 ms for the first
+    layer of the table), and which cases ran before would change their times."""
+    import numpy as np
+
+    block = np.empty(30 << 20, np.uint8)
+    del block
+
+
 def measure(implementation, names, threads, repeats, reference):
     """In a child process: (wall-clock, CPU) seconds of `repeats` runs of every case in `names`."""
+    _warm_allocator()
     if implementation == "torch":
         import torch
 
@@ -207,7 +228,10 @@ def measure(implementation, names, threads, repeats, reference):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="The whole table takes about 1 minute with --threads 1 and 2 minutes on 2 threads "
+               "(2-core machine, under load); --rounds and --repeats scale it.")
     parser.add_argument("filters", nargs="*", help="run the cases whose name contains one")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=3)

@@ -3,17 +3,23 @@
     python benchmarks/compile_time.py
 
 Compile time counts against nbgrader's cell timeout and a learner's patience. Each chapter runs
-twice in fresh processes sharing one new NUMBA_CACHE_DIR: the first compiles everything (cold),
-the second loads it from the cache. Each process calls every public function of the chapter once
-with tiny float32 inputs, then once with float64 ones (so the time is compilation, not
-computation). Times are CPU seconds of the process (compilation is single-threaded, so they do
-not grow with the machine's load; wall-clock seconds are in brackets). "slowest first call" is
+twice in fresh processes on one fresh copy of the reference package (in a temporary folder, with
+its own empty NUMBA_CACHE_DIR): the first compiles everything (cold), the second loads it from the
+cache. (A copy, because the grader's import of the reference keeps its Numba cache next to the
+sources, in solutions/cnnlab/__pycache__, whatever NUMBA_CACHE_DIR says: timing the package in
+place would load what an earlier run left there.) Each process calls every public function of
+the chapter once with tiny float32 inputs, then once with float64 ones (so the time is
+compilation, not computation). Times are CPU seconds of the process (compilation is
+single-threaded, so they do not grow with the machine's load; wall-clock seconds are in
+brackets). "slowest first call" is
 the slowest single call of the cached run: what a learner waits for at most per call once the
 cache is warm (it includes importing the module and loading its kernels).
 """
 
+import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +39,11 @@ CALLS = {
                       "pooling.maxpool2d_backward(pooling.maxpool2d_forward(x, 2), x, 2)",
                       "pooling.avgpool2d_backward(pooling.avgpool2d_forward(x, 2), x, 2)",
                       "pooling.global_avgpool2d_backward(pooling.global_avgpool2d_forward(x), x)"],
+    "ch04_depthwise": [
+        "depthwise.depthwise_conv2d_backward(depthwise.depthwise_conv2d_forward(x, wd, padding=1),"
+        " x, wd, padding=1)",
+        "depthwise.pointwise_conv2d_backward(depthwise.pointwise_conv2d_forward(x, w1), x, w1)",
+        "conv.conv2d_backward(conv.conv2d_forward(x, wg, groups=2), x, wg, groups=2)"],
 }
 
 
@@ -43,14 +54,16 @@ def child(chapter):
 
     from autograder.reference import load_reference
 
-    ref = load_reference()
+    ref = load_reference()  # CNNLAB_REFERENCE: the fresh copy main() made
+    depthwise = importlib.import_module(f"{ref.__name__}.depthwise")  # imported before timing
     times = []
     for dtype in (np.float32, np.float64):
         namespace = {
-            "edges": ref.edges, "conv": ref.conv, "pooling": ref.pooling,
+            "edges": ref.edges, "conv": ref.conv, "pooling": ref.pooling, "depthwise": depthwise,
             "img": np.ones((6, 5), dtype), "k": np.ones((3, 2), dtype),
             "x": np.ones((1, 2, 5, 5), dtype), "w": np.ones((3, 2, 2, 2), dtype),
-            "b": np.ones(3, dtype),
+            "b": np.ones(3, dtype), "wd": np.ones((4, 1, 3, 3), dtype),
+            "wg": np.ones((2, 1, 2, 2), dtype), "w1": np.ones((3, 2), dtype),
         }
         for call in CALLS[chapter]:
             if not hasattr(namespace[call.split(".")[0]], call.split(".")[1].split("(")[0]):
@@ -63,13 +76,20 @@ def child(chapter):
 
 
 def main():
+    sys.path.insert(0, str(REPO))
+    from autograder.reference import reference_dir
+
     print("CPU seconds [wall-clock seconds]\n")
     print("| chapter | cold float32 | cold + float64 | cold total | cached total "
           "| slowest first call (cached) |")
     print("|---|---:|---:|---:|---:|---|")
     for chapter in CALLS:
-        with tempfile.TemporaryDirectory() as cache:
-            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        with tempfile.TemporaryDirectory() as tmp:
+            package = Path(tmp) / "cnnlab"
+            shutil.copytree(reference_dir(), package,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba"),
+                       CNNLAB_REFERENCE=str(package))
             cold, cached = (
                 json.loads(subprocess.run([sys.executable, __file__, chapter], env=env,
                                           capture_output=True, text=True, check=True).stdout)

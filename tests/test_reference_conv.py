@@ -661,6 +661,41 @@ def test_gemm_on_network_sized_layers(ref):
         _assert_close(dw, wt.grad.numpy(), np.float32, f"dw, {what}")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shifted_products_path_matches_torch(ref, dtype):
+    """Layers that `_fast.shifted_products_apply` sends to the shifted products (few channels,
+    odd kernels with "same" padding, stride 1, a batch of at least MIN_PIXELS pixels), forward
+    and backward, against torch; and neighbours of them that must stay on the GEMM path."""
+    import importlib
+
+    fast = importlib.import_module(f"{ref.__name__}._fast")
+    rng = np.random.default_rng(24)
+    layers = [  # n, c, o, h, w, (kh, kw), bias, takes the shifted path
+        (4, 16, 16, 32, 32, (3, 3), True, True), (2, 8, 32, 45, 50, (3, 3), False, True),
+        (1, 32, 9, 61, 70, (5, 5), True, True), (3, 9, 12, 37, 41, (3, 5), True, True),
+        (1, 17, 8, 64, 64, (1, 3), False, True),
+        (4, 7, 16, 32, 32, (3, 3), True, False), (4, 16, 33, 32, 32, (3, 3), True, False),
+        (1, 16, 16, 8, 8, (3, 3), True, False), (4, 16, 16, 32, 32, (2, 2), True, False),
+    ]
+    for n, c, o, h, wd, (kh, kw), bias, shifted in layers:
+        x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+        w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
+        b = rng.standard_normal(o).astype(dtype) if bias else None
+        padding = (kh // 2, kw // 2)
+        assert fast.shifted_products_apply(x.shape, w.shape, (1, 1), padding, (1, 1), 1) == shifted
+        xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
+        yt = F.conv2d(xt, wt, None if b is None else _t(b), padding=padding)
+        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        yt.backward(_t(dy))
+        what = f"x {x.shape}, w {w.shape}, padding {padding}, bias {bias}, {np.dtype(dtype)}"
+        _assert_close(ref.conv.conv2d_forward_gemm(x, w, b, padding=padding),
+                      yt.detach().numpy(), dtype, what)
+        dx, dw, db = ref.conv.conv2d_backward_gemm(dy, x, w, padding=padding)
+        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
+        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
+        _assert_close(db, dy.sum(axis=(0, 2, 3)), dtype, f"db, {what}")
+
+
 def test_results_do_not_depend_on_the_thread_count(ref):
     """Every kernel runs on 1 and on 2 threads (Numba's count for cnnlab's own kernels, and
     threadpoolctl's for BLAS): the Numba kernels give identical results (each output is computed
@@ -676,6 +711,9 @@ def test_results_do_not_depend_on_the_thread_count(ref):
     w1 = rng.standard_normal((6, 8, 3, 3)).astype(np.float32)
     dy = rng.standard_normal((5, 6, 11, 10)).astype(np.float32)
     dyp = rng.standard_normal((5, 8, 5, 4)).astype(np.float32)
+    xs = rng.standard_normal((4, 8, 32, 32)).astype(np.float32)
+    ws = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    dys = rng.standard_normal((4, 8, 32, 32)).astype(np.float32)
     exact = {
         "conv2d_forward": lambda: conv.conv2d_forward(x, w1, padding=1),
         "conv2d_backward": lambda: conv.conv2d_backward(dy, x, w1, padding=1),
@@ -688,6 +726,9 @@ def test_results_do_not_depend_on_the_thread_count(ref):
     blas = {
         "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
         "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
+        # few channels and a batch of 4096 pixels: the shifted products (`_fast`)
+        "shifted forward": lambda: conv.conv2d_forward_gemm(xs, ws, padding=1),
+        "shifted backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),
     }
     before = numba.get_num_threads()
     results = []
@@ -722,6 +763,12 @@ def test_parallel_for_covers_the_range_once_and_raises(ref):
 
         parallel.parallel_for(count, body)
         np.testing.assert_array_equal(seen, np.ones(count, int), err_msg=f"count {count}")
+    # A fixed number of chunks, whatever the thread count; the results in the chunks' order.
+    for count, chunks in [(10, 1), (10, 3), (10, 7), (3, 5), (100, 16)]:
+        spans = parallel.parallel_for(count, lambda start, stop: (start, stop), chunks=chunks)
+        assert len(spans) == min(count, chunks), (count, chunks, spans)
+        assert spans[0][0] == 0 and spans[-1][1] == count, spans
+        assert all(a[1] == b[0] < b[1] for a, b in zip(spans, spans[1:], strict=False)), spans
 
     def failing(start, stop):
         if stop == 10:

@@ -229,17 +229,27 @@ def test_depthwise_matches_torch_forward_and_autograd(ref, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_depthwise_large_layers_split_over_the_batch_match_torch(ref, dtype):
-    """Layers large enough for the two-thread path (halves of the batch) agree with PyTorch."""
+def test_depthwise_large_layers_in_chunks_match_torch(ref, dtype):
+    """Layers large enough to run in several chunks of images (each padded on its own) agree
+    with PyTorch: channel multipliers 1 and 2, padding 0 and 1, strides, dilation, 5x5."""
     rng = np.random.default_rng(24 + DTYPES.index(dtype))
-    for n, hp in [(5, dict(padding=1)), (4, dict(stride=(2, 1), padding=(1, 0))),
-                  (3, dict(dilation=2, padding=2))]:
-        x = rng.standard_normal((n, 32, 48, 47)).astype(dtype)
-        w = rng.standard_normal((64, 1, 3, 3)).astype(dtype)
-        b = rng.standard_normal(64).astype(dtype)
+    cases = [  # n, c, m, h, w, kernel, hyper-parameters
+        (12, 32, 2, 48, 47, 3, dict(padding=1)), (4, 32, 1, 30, 17, 3, dict(padding=0)),
+        (9, 24, 1, 14, 14, 3, dict(padding=1)), (4, 32, 2, 48, 47, 3, dict(stride=(2, 1),
+                                                                          padding=(1, 0))),
+        (3, 32, 2, 48, 47, 3, dict(dilation=2, padding=2)), (6, 16, 1, 40, 40, 5, dict(padding=2)),
+        (40, 64, 1, 9, 9, 3, dict(padding=1)), (2, 8, 1, 9, 9, 3, dict(padding=1)),
+    ]
+    chunks = []
+    for n, c, m, h, wd, k, hp in cases:
+        x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+        w = rng.standard_normal((c * m, 1, k, k)).astype(dtype)
+        b = rng.standard_normal(c * m).astype(dtype)
         xt, wt, bt = (_t(a).requires_grad_() for a in (x, w, b))
-        yt = F.conv2d(xt, wt, bt, groups=32, **hp)
-        assert yt.numel() * 9 >= ref.depthwise._SPLIT_MACS  # the batch is split in two
+        yt = F.conv2d(xt, wt, bt, groups=c, **hp)
+        p = hp.get("padding", 0)
+        ph, pw = (p, p) if isinstance(p, int) else p
+        chunks.append(ref.depthwise._image_chunks((n, c, h + 2 * ph, wd + 2 * pw), x.itemsize))
         dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
         yt.backward(_t(dy))
         what = f"{_describe(x.shape, w.shape, hp, dtype)}"
@@ -249,6 +259,29 @@ def test_depthwise_large_layers_split_over_the_batch_match_torch(ref, dtype):
         _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
         _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
         _assert_close(db, bt.grad.numpy(), dtype, f"db, {what}")
+    assert min(chunks) == 2 and max(chunks) == 4, chunks  # 2 images: 2 chunks; else MIN_CHUNKS
+    # A batch of 18.9 MB padded float32: chunks of 14 images (4 MB) at most.
+    assert ref.depthwise._image_chunks((64, 64, 34, 34), 4) == 5
+
+
+def test_depthwise_results_do_not_depend_on_the_thread_count(ref):
+    """The chunks of images are fixed by the input: 1 and 2 threads give identical results."""
+    import numba
+
+    rng = np.random.default_rng(25)
+    x = rng.standard_normal((7, 32, 40, 33)).astype(np.float32)
+    w = rng.standard_normal((64, 1, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((7, 64, 40, 33)).astype(np.float32)
+    before, results = numba.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            results.append((ref.depthwise.depthwise_conv2d_forward(x, w, padding=1),
+                            *ref.depthwise.depthwise_conv2d_backward(dy, x, w, padding=1)))
+    finally:
+        numba.set_num_threads(before)
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)
 
 
 def test_depthwise_equals_the_grouped_path(ref):

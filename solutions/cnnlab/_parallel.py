@@ -5,7 +5,9 @@ runs, so several Python threads can run it at once. `parallel_for(count, body)` 
 range(count) into one contiguous chunk per thread and runs body(start, stop) on each chunk at the
 same time; the public functions pass a body that runs a kernel on images (or channel planes, or
 filters) start ... stop - 1. Each output element is computed by one thread, in the same order
-whatever the number of threads, so results do not depend on it.
+whatever the number of threads, so results do not depend on it. `parallel_for(count, body,
+chunks=k)` cuts it into k chunks whatever the number of threads (for results that are sums of
+per-chunk parts, and for chunks small enough to stay in the processor's cache).
 
 Why not Numba's `parallel=True` and `prange`: they compile about twice as slowly, for every kernel
 and every dtype, and compile time counts against the learner (and nbgrader's timeout); and the
@@ -24,31 +26,45 @@ import numba
 _pool, _pool_size = None, 0  # the worker threads, started on first use
 
 
-def parallel_for(count, body):
-    """Run body(start, stop) over contiguous chunks of range(count), one chunk per thread.
+def parallel_for(count, body, chunks=None):
+    """Run body(start, stop) over contiguous chunks of range(count), the chunks in parallel.
 
     Inputs:
     - count: int >= 0, the number of independent items (images, planes, filters).
-    - body: function (start, stop) -> None, processing items start ... stop - 1; the chunks
+    - body: function (start, stop) -> result, processing items start ... stop - 1; the chunks
       must write disjoint outputs.
+    - chunks: None for one chunk per thread; or an int >= 1, the number of chunks whatever the
+      number of threads (at most count). A fixed number of chunks makes results that are sums of
+      per-chunk parts (the depthwise dw) independent of the thread count, and small chunks keep
+      their data in the processor's cache.
 
-    Uses min(count, numba.get_num_threads()) threads, the calling one included. An exception
-    of any chunk is raised once every chunk has finished.
+    Returns the list of body's results, in the order of the chunks. Uses min(chunks,
+    numba.get_num_threads()) threads, the calling one included, each on consecutive chunks. An
+    exception of any chunk is raised once every chunk has finished.
     """
     global _pool, _pool_size
-    threads = min(count, numba.get_num_threads())
+    threads = numba.get_num_threads()
+    chunks = threads if chunks is None else chunks
+    chunks = max(1, min(count, chunks))
+    bounds = [count * t // chunks for t in range(chunks + 1)]
+    threads = min(chunks, threads)
+    # Thread t runs chunks first[t] ... first[t + 1] - 1, one after the other.
+    first = [chunks * t // threads for t in range(threads + 1)]
+
+    def run(t):
+        return [body(bounds[k], bounds[k + 1]) for k in range(first[t], first[t + 1])]
+
     if threads <= 1:
-        body(0, count)
-        return
+        return run(0)
     if _pool_size < threads - 1:
         _pool_size = threads - 1
         _pool = ThreadPoolExecutor(_pool_size, thread_name_prefix="cnnlab")
-    bounds = [count * t // threads for t in range(threads + 1)]
-    futures = [_pool.submit(body, bounds[t], bounds[t + 1]) for t in range(1, threads)]
+    futures = [_pool.submit(run, t) for t in range(1, threads)]
     try:
-        body(bounds[0], bounds[1])
+        results = run(0)
     finally:
         for future in futures:
             future.exception()  # wait: no chunk may still write when we return or raise
     for future in futures:
-        future.result()
+        results += future.result()
+    return results
