@@ -29,7 +29,7 @@ per tap. BLAS runs the products.
 
 import numpy as np
 
-from ._parallel import parallel_for
+from ._parallel import parallel_for, to_channels_first, to_channels_last
 
 # Rows per block of products: 256 KB of the input with C = 16, float32, so that the nine
 # shifted blocks and their sum stay in the processor's cache. Measured (2-core AMD EPYC, C = 16,
@@ -77,32 +77,18 @@ def shifted_products_apply(x_shape, w_shape, stride, padding, dilation, groups):
 
 def _flat_padded(a, ph, pw):
     """(N, C, H, W) -> the zero-padded channels-last grid, flat: an array (N * Hp * Wp, C).
-    The images are copied in parallel (`parallel_for`; NumPy's copies release the GIL)."""
+    The images are copied in parallel (`to_channels_last`)."""
     n, c, h, w = a.shape
     grid = np.zeros((n, h + 2 * ph, w + 2 * pw, c), a.dtype)
-
-    def copy(start, stop):
-        grid[start:stop, ph : ph + h, pw : pw + w] = a[start:stop].transpose(0, 2, 3, 1)
-
-    parallel_for(n, copy)
+    to_channels_last(a, grid[:, ph : ph + h, pw : pw + w])
     return grid.reshape(-1, c)
 
 
 def _to_nchw(grid, h, w, b=None):
     """The (N, H', W', O) channels-last grid's top-left H x W pixels as an (N, O, H, W) array,
-    plus the bias b (O,) if given; the images in parallel."""
+    plus the bias b (O,) if given; the images in parallel (`to_channels_first`)."""
     n, o = grid.shape[0], grid.shape[3]
-    out = np.empty((n, o, h, w), grid.dtype)
-
-    def copy(start, stop):
-        part = grid[start:stop, :h, :w].transpose(0, 3, 1, 2)
-        if b is None:
-            out[start:stop] = part
-        else:
-            np.add(part, b[:, None, None], out=out[start:stop])
-
-    parallel_for(n, copy)
-    return out
+    return to_channels_first(grid[:, :h, :w], np.empty((n, o, h, w), grid.dtype), b)
 
 
 def _correlate_flat(flat, taps, rows):
