@@ -663,9 +663,10 @@ def test_gemm_on_network_sized_layers(ref):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_shifted_products_path_matches_torch(ref, dtype):
-    """Layers that `_fast.shifted_products_apply` sends to the shifted products (few channels,
-    odd kernels with "same" padding, stride 1, a batch of at least MIN_PIXELS pixels), forward
-    and backward, against torch; and neighbours of them that must stay on the GEMM path."""
+    """Layers that `_fast.shifted_products_apply` sends to the shifted products (8-32 channels,
+    or up to 64 on images of 1024 pixels or more; odd kernels with "same" padding, stride 1, a
+    batch of at least MIN_PIXELS pixels), forward and backward, against torch; and neighbours of
+    them that must stay on the GEMM path."""
     import importlib
 
     fast = importlib.import_module(f"{ref.__name__}._fast")
@@ -674,7 +675,9 @@ def test_shifted_products_path_matches_torch(ref, dtype):
         (4, 16, 16, 32, 32, (3, 3), True, True), (2, 8, 32, 45, 50, (3, 3), False, True),
         (1, 32, 9, 61, 70, (5, 5), True, True), (3, 9, 12, 37, 41, (3, 5), True, True),
         (1, 17, 8, 64, 64, (1, 3), False, True),
-        (4, 7, 16, 32, 32, (3, 3), True, False), (4, 16, 33, 32, 32, (3, 3), True, False),
+        (4, 64, 40, 32, 32, (3, 3), True, True),  # up to 64 channels on 32x32 images
+        (4, 7, 16, 32, 32, (3, 3), True, False), (16, 16, 33, 31, 32, (3, 3), True, False),
+        (4, 16, 65, 32, 32, (3, 3), True, False),
         (1, 16, 16, 8, 8, (3, 3), True, False), (4, 16, 16, 32, 32, (2, 2), True, False),
     ]
     for n, c, o, h, wd, (kh, kw), bias, shifted in layers:
