@@ -781,6 +781,38 @@ def test_parallel_for_covers_the_range_once_and_raises(ref):
         parallel.parallel_for(10, failing)
 
 
+def test_layout_changes_match_numpy_transposes(ref):
+    """`to_channels_last` / `to_channels_first` (the parallel NCHW <-> channels-last copies, by
+    tiles of channels on large planes) equal NumPy's transposes: planes of >= 4 KB (tiles of 8,
+    a channel count that is no multiple of 8), of >= 1 KB (tiles of 16) and smaller, into the
+    inside of a padded array, with and without a bias, on 1 and 2 threads."""
+    import importlib
+
+    import numba
+
+    parallel = importlib.import_module(f"{ref.__name__}._parallel")
+    rng = np.random.default_rng(31)
+    for threads in (1, 2):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            for shape in [(3, 13, 32, 32), (5, 21, 16, 17), (4, 6, 5, 7), (1, 40, 64, 64)]:
+                x = rng.standard_normal(shape).astype(np.float32)
+                n, c, h, w = shape
+                grid = np.zeros((n, h + 2, w + 4, c), np.float32)
+                parallel.to_channels_last(x, grid[:, 1 : h + 1, 2 : w + 2])
+                expected = np.zeros_like(grid)
+                expected[:, 1 : h + 1, 2 : w + 2] = x.transpose(0, 2, 3, 1)
+                np.testing.assert_array_equal(grid, expected, err_msg=f"{shape}")
+                b = rng.standard_normal(c).astype(np.float32)
+                for bias in (None, b):
+                    back = parallel.to_channels_first(grid[:, 1 : h + 1, 2 : w + 2],
+                                                      np.empty(shape, np.float32), bias)
+                    want = x if bias is None else x + b[:, None, None]
+                    np.testing.assert_array_equal(back, want, err_msg=f"{shape}, bias {bias}")
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
 def test_groups_bad_inputs_raise(ref):
     conv = ref.conv
     x, w = np.zeros((2, 6, 5, 5)), np.zeros((4, 3, 3, 3))
