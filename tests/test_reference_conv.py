@@ -663,9 +663,10 @@ def test_gemm_on_network_sized_layers(ref):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_shifted_products_path_matches_torch(ref, dtype):
-    """Layers that `_fast.shifted_products_apply` sends to the shifted products (few channels,
-    odd kernels with "same" padding, stride 1, a batch of at least MIN_PIXELS pixels), forward
-    and backward, against torch; and neighbours of them that must stay on the GEMM path."""
+    """Layers that `_fast.shifted_products_apply` sends to the shifted products (8-32 channels,
+    or up to 64 on images of 1024 pixels or more; odd kernels with "same" padding, stride 1, a
+    batch of at least MIN_PIXELS pixels), forward and backward, against torch; and neighbours of
+    them that must stay on the GEMM path."""
     import importlib
 
     fast = importlib.import_module(f"{ref.__name__}._fast")
@@ -674,7 +675,9 @@ def test_shifted_products_path_matches_torch(ref, dtype):
         (4, 16, 16, 32, 32, (3, 3), True, True), (2, 8, 32, 45, 50, (3, 3), False, True),
         (1, 32, 9, 61, 70, (5, 5), True, True), (3, 9, 12, 37, 41, (3, 5), True, True),
         (1, 17, 8, 64, 64, (1, 3), False, True),
-        (4, 7, 16, 32, 32, (3, 3), True, False), (4, 16, 33, 32, 32, (3, 3), True, False),
+        (4, 64, 40, 32, 32, (3, 3), True, True),  # up to 64 channels on 32x32 images
+        (4, 7, 16, 32, 32, (3, 3), True, False), (16, 16, 33, 31, 32, (3, 3), True, False),
+        (4, 16, 65, 32, 32, (3, 3), True, False),
         (1, 16, 16, 8, 8, (3, 3), True, False), (4, 16, 16, 32, 32, (2, 2), True, False),
     ]
     for n, c, o, h, wd, (kh, kw), bias, shifted in layers:
@@ -776,6 +779,38 @@ def test_parallel_for_covers_the_range_once_and_raises(ref):
 
     with pytest.raises(NotImplementedError, match="a stub"):
         parallel.parallel_for(10, failing)
+
+
+def test_layout_changes_match_numpy_transposes(ref):
+    """`to_channels_last` / `to_channels_first` (the parallel NCHW <-> channels-last copies, by
+    tiles of channels on large planes) equal NumPy's transposes: planes of >= 4 KB (tiles of 8,
+    a channel count that is no multiple of 8), of >= 1 KB (tiles of 16) and smaller, into the
+    inside of a padded array, with and without a bias, on 1 and 2 threads."""
+    import importlib
+
+    import numba
+
+    parallel = importlib.import_module(f"{ref.__name__}._parallel")
+    rng = np.random.default_rng(31)
+    for threads in (1, 2):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            for shape in [(3, 13, 32, 32), (5, 21, 16, 17), (4, 6, 5, 7), (1, 40, 64, 64)]:
+                x = rng.standard_normal(shape).astype(np.float32)
+                n, c, h, w = shape
+                grid = np.zeros((n, h + 2, w + 4, c), np.float32)
+                parallel.to_channels_last(x, grid[:, 1 : h + 1, 2 : w + 2])
+                expected = np.zeros_like(grid)
+                expected[:, 1 : h + 1, 2 : w + 2] = x.transpose(0, 2, 3, 1)
+                np.testing.assert_array_equal(grid, expected, err_msg=f"{shape}")
+                b = rng.standard_normal(c).astype(np.float32)
+                for bias in (None, b):
+                    back = parallel.to_channels_first(grid[:, 1 : h + 1, 2 : w + 2],
+                                                      np.empty(shape, np.float32), bias)
+                    want = x if bias is None else x + b[:, None, None]
+                    np.testing.assert_array_equal(back, want, err_msg=f"{shape}, bias {bias}")
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def test_groups_bad_inputs_raise(ref):

@@ -29,7 +29,7 @@ per tap. BLAS runs the products.
 
 import numpy as np
 
-from ._parallel import parallel_for
+from ._parallel import parallel_for, to_channels_first, to_channels_last
 
 # Rows per block of products: 256 KB of the input with C = 16, float32, so that the nine
 # shifted blocks and their sum stay in the processor's cache. Measured (2-core AMD EPYC, C = 16,
@@ -53,8 +53,12 @@ def _blas_on_one_thread():
 
 
 # Measured on 2-core AMD EPYC, float32, one thread (benchmarks/bench.py): shifted products beat
-# the im2col GEMM by about 1.5x at C = 16 and C = 32, and lose at C = 3 and C = 64.
+# the im2col GEMM by about 1.5x at C = 16 and C = 32, and lose at C = 3. At C = O = 64 they lose
+# on 16x16 images (36 against 30 ms on 2 threads, N = 32), where the padding's rows and columns
+# are 27 % extra work, and win on 32x32 ones (13 %): 86 against 114 ms on 2 threads, 146 against
+# 161 ms on one (N = 32); there the im2col copy, 9x the input, is what bounds the GEMM path.
 MIN_CHANNELS, MAX_CHANNELS = 8, 32
+MAX_CHANNELS_LARGE, LARGE_IMAGE = 64, 1024  # up to 64 channels on images of >= 1024 pixels
 MIN_PIXELS = 4096  # N * OH * OW below this: a small layer, the GEMM path is as fast
 
 
@@ -64,45 +68,33 @@ def shifted_products_apply(x_shape, w_shape, stride, padding, dilation, groups):
     Inputs: the shapes (N, C, H, W) and (O, C // groups, KH, KW) and the (h, w) pairs of a
     validated layer. True for groups 1, stride 1, dilation 1, odd kernels larger than 1x1 with
     "same" padding (K - 1) / 2, between MIN_CHANNELS and MAX_CHANNELS input and output channels
-    and at least MIN_PIXELS output pixels in the batch.
+    (MAX_CHANNELS_LARGE on images of at least LARGE_IMAGE pixels) and at least MIN_PIXELS
+    output pixels in the batch.
     """
     n, c, h, w = x_shape
     o, _, kh, kw = w_shape
+    most = MAX_CHANNELS_LARGE if h * w >= LARGE_IMAGE else MAX_CHANNELS
     return (groups == 1 and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and kh % 2 == 1 and kw % 2 == 1 and kh * kw > 1
             and tuple(padding) == ((kh - 1) // 2, (kw - 1) // 2)
-            and MIN_CHANNELS <= c <= MAX_CHANNELS and MIN_CHANNELS <= o <= MAX_CHANNELS
+            and MIN_CHANNELS <= c <= most and MIN_CHANNELS <= o <= most
             and n * h * w >= MIN_PIXELS)
 
 
 def _flat_padded(a, ph, pw):
     """(N, C, H, W) -> the zero-padded channels-last grid, flat: an array (N * Hp * Wp, C).
-    The images are copied in parallel (`parallel_for`; NumPy's copies release the GIL)."""
+    The images are copied in parallel (`to_channels_last`)."""
     n, c, h, w = a.shape
     grid = np.zeros((n, h + 2 * ph, w + 2 * pw, c), a.dtype)
-
-    def copy(start, stop):
-        grid[start:stop, ph : ph + h, pw : pw + w] = a[start:stop].transpose(0, 2, 3, 1)
-
-    parallel_for(n, copy)
+    to_channels_last(a, grid[:, ph : ph + h, pw : pw + w])
     return grid.reshape(-1, c)
 
 
 def _to_nchw(grid, h, w, b=None):
     """The (N, H', W', O) channels-last grid's top-left H x W pixels as an (N, O, H, W) array,
-    plus the bias b (O,) if given; the images in parallel."""
+    plus the bias b (O,) if given; the images in parallel (`to_channels_first`)."""
     n, o = grid.shape[0], grid.shape[3]
-    out = np.empty((n, o, h, w), grid.dtype)
-
-    def copy(start, stop):
-        part = grid[start:stop, :h, :w].transpose(0, 3, 1, 2)
-        if b is None:
-            out[start:stop] = part
-        else:
-            np.add(part, b[:, None, None], out=out[start:stop])
-
-    parallel_for(n, copy)
-    return out
+    return to_channels_first(grid[:, :h, :w], np.empty((n, o, h, w), grid.dtype), b)
 
 
 def _correlate_flat(flat, taps, rows):

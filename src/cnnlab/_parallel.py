@@ -17,11 +17,16 @@ Thread counts. cnnlab uses as many threads as Numba would (`numba.get_num_thread
 or NUMBA_NUM_THREADS, or what `numba.set_num_threads(n)` set). NumPy's matrix products use their
 BLAS library's own threads, one per core; set them with `threadpoolctl.threadpool_limits(n)`.
 The two never compete: cnnlab calls BLAS from Python between kernels, never from inside one.
+
+`to_channels_last` and `to_channels_first` are the layout changes between NCHW and the
+channels-last (N, H, W, C) layout of the matrix-product paths, as parallel copies (NumPy's copies
+release the GIL too).
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+import numpy as np
 
 _pool, _pool_size = None, 0  # the worker threads, started on first use
 
@@ -68,3 +73,43 @@ def parallel_for(count, body, chunks=None):
     for future in futures:
         results += future.result()
     return results
+
+
+def _channel_tile(plane_bytes, channels):
+    """How many channels `to_channels_last` copies at a time. Reading 64 channels of one pixel
+    from planes 4 KB apart maps them all to the same few cache sets (measured: a (32, 64, 32, 32)
+    float32 copy took 8.1 ms in one piece, 3.8 ms by 8 channels, on one thread); tiles of 8
+    channels avoid that, 16 for smaller planes."""
+    if plane_bytes >= 4096:
+        return 8
+    return 16 if plane_bytes >= 1024 else channels
+
+
+def to_channels_last(src, dst):
+    """dst[n, y, x, c] = src[n, c, y, x]: src (N, C, H, W), dst (N, H, W, C), any strides (for
+    example the inside of a padded array). The images in parallel (`parallel_for`)."""
+    n, c, h, w = src.shape
+    step = _channel_tile(h * w * src.itemsize, c)
+
+    def copy(start, stop):
+        for k in range(0, c, step):
+            dst[start:stop, :, :, k : k + step] = src[start:stop, k : k + step].transpose(
+                0, 2, 3, 1)
+
+    parallel_for(n, copy)
+    return dst
+
+
+def to_channels_first(src, dst, b=None):
+    """dst[n, c, y, x] = src[n, y, x, c] (+ b[c] if b (C,) is given): src (N, H, W, C) and dst
+    (N, C, H, W), any strides. The images in parallel (`parallel_for`)."""
+
+    def copy(start, stop):
+        part = src[start:stop].transpose(0, 3, 1, 2)
+        if b is None:
+            dst[start:stop] = part
+        else:
+            np.add(part, b[:, None, None], out=dst[start:stop])
+
+    parallel_for(src.shape[0], copy)
+    return dst

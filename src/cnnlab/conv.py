@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from . import _fast
-from ._parallel import parallel_for
+from ._parallel import parallel_for, to_channels_first, to_channels_last
 from ._validate import (
     as_float_array,
     as_shape,
@@ -277,7 +277,7 @@ def _im2row(x, kernel_hw, stride, padding, dilation, groups, out_hw):
     """
     (N, C, H, W), (ph, pw), (oh, ow) = x.shape, padding, out_hw
     xpad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), x.dtype)
-    xpad[:, ph : ph + H, pw : pw + W] = x.transpose(0, 2, 3, 1)
+    to_channels_last(x, xpad[:, ph : ph + H, pw : pw + W])
     rows = np.empty((groups, N, oh, ow, *kernel_hw, C // groups), x.dtype)
     parallel_for(N, lambda a, z: _im2row_kernel(xpad[a:z], *stride, *dilation, rows[:, a:z]))
     return rows.reshape(groups, N * oh * ow, -1)
@@ -294,16 +294,22 @@ def _weight_matrices(w, groups):
 def _rows_to_nchw(a, N, OH, OW):
     """(G, N * OH * OW, Og) per-group matrices -> an (N, G * Og, OH, OW) array."""
     G, _, Og = a.shape
-    a = a.reshape(G, N, OH, OW, Og).transpose(1, 0, 4, 2, 3)
-    return np.ascontiguousarray(a).reshape(N, G * Og, OH, OW)
+    a = a.reshape(G, N, OH, OW, Og)
+    out = np.empty((N, G * Og, OH, OW), a.dtype)
+    for g in range(G):  # the images in parallel
+        to_channels_first(a[g], out[:, g * Og : (g + 1) * Og])
+    return out
 
 
 def _nchw_to_rows(a, groups):
     """(N, G * Og, OH, OW) -> (G, N * OH * OW, Og) per-group matrices (the inverse of
     `_rows_to_nchw`)."""
     N, O, OH, OW = a.shape
-    a = a.reshape(N, groups, O // groups, OH, OW).transpose(1, 0, 3, 4, 2)
-    return np.ascontiguousarray(a).reshape(groups, N * OH * OW, O // groups)
+    Og = O // groups
+    out = np.empty((groups, N, OH, OW, Og), a.dtype)
+    for g in range(groups):  # the images in parallel
+        to_channels_last(a[:, g * Og : (g + 1) * Og], out[g])
+    return out.reshape(groups, N * OH * OW, Og)
 
 
 def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -553,7 +559,7 @@ def _row2im(rows, x_shape, kernel_hw, stride, padding, dilation, out_hw):
     xpad = np.zeros((N, H + 2 * ph, W + 2 * pw, C), rows.dtype)
     # One chunk of images per thread: no two threads add into the same pixel.
     parallel_for(N, lambda a, z: _row2im_kernel(rows[:, a:z], *stride, *dilation, xpad[a:z]))
-    return np.ascontiguousarray(xpad[:, ph : ph + H, pw : pw + W].transpose(0, 3, 1, 2))
+    return to_channels_first(xpad[:, ph : ph + H, pw : pw + W], np.empty(x_shape, rows.dtype))
 
 
 def conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
