@@ -120,7 +120,8 @@ def worker_env(home, cache=None):
     """A scrubbed environment: nothing of the grader's but thread counts and Numba switches."""
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
            "PYTHONHASHSEED": "0", "NUMBA_CACHE_DIR": cache or f"{home}/numba-cache",
-           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/matplotlib"}
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/matplotlib",
+           "CNNLAB_HIDDEN_LIBRARIES": ",".join(HIDDEN_LIBRARIES)}
     for name, value in os.environ.items():
         if name.endswith("_NUM_THREADS") or name.startswith("NUMBA_"):
             env.setdefault(name, value)
@@ -207,8 +208,23 @@ def bwrap_base(userns=None):
     return command
 
 
+# Libraries that hold what the exercises must write themselves (convolutions, autograd): the
+# suites forbid them (`FORBIDDEN`), and the worker's sandbox does not hold them, so that a use the
+# static check cannot see (a module name built at run time) fails as well. The notebook kernel
+# keeps them: the chapters compare with SciPy and PyTorch.
+HIDDEN_LIBRARIES = ("scipy", "torch", "skimage")
+
+
+def hidden_library_mounts():
+    """bwrap arguments that put an empty folder over each of HIDDEN_LIBRARIES in site-packages."""
+    return [argument for folder in site_dirs() for name in HIDDEN_LIBRARIES
+            if os.path.isdir(os.path.join(folder, name))
+            for argument in ("--tmpfs", os.path.join(os.path.realpath(folder), name))]
+
+
 def _bwrap_command(work, inner, cache=None, userns=None):
-    command = bwrap_base(userns) + ["--ro-bind", str(work / "grade"), INSIDE, "--chdir", SCRATCH]
+    command = bwrap_base(userns) + hidden_library_mounts() + [
+        "--ro-bind", str(work / "grade"), INSIDE, "--chdir", SCRATCH]
     if cache is not None:
         command += ["--bind", str(cache), "/numba-cache"]
     return command + inner

@@ -155,6 +155,28 @@ def test_patching_numpy_builtins_comparisons_and_reporter_changes_nothing(tmp_pa
     assert report.points() == 0, report.table()
 
 
+# correlate2d from a library whose name the static check of forbidden calls cannot read (it is
+# built at run time); the second also undoes the worker's ImportError for SciPy first.
+RUNTIME_IMPORT = """
+import importlib as _importlib, sys as _sys
+from . import edges as _edges
+
+def _library_correlate2d(image, kernel, mode="valid"):
+    {undo}
+    signal = _importlib.import_module("sci" + "py.sig" + "nal")
+    return getattr(signal, "correlate" + "2d")(image, kernel, mode=mode)
+
+_edges.correlate2d = _library_correlate2d
+"""
+
+
+@pytest.mark.parametrize("undo", ["pass", "_sys.modules.pop('scipy', None)"])
+def test_a_library_imported_by_a_name_built_at_run_time_is_not_there(tmp_path, undo):
+    report = graded(submission(tmp_path, RUNTIME_IMPORT.format(undo=undo)))
+    assert report.points() == 0, report.table()
+    assert "No module named 'scipy.signal'" in report.table(), report.table()
+
+
 def test_shadowing_files_beside_and_inside_the_package_shadow_nothing(tmp_path):
     marker = REPO.parent / "pwned-{name}"
     files = {}
