@@ -73,7 +73,12 @@ def test_a_shortcut_earns_zero_with_a_message_naming_the_call(finished, tmp_path
     report = grade("ch01", package=package, exercises=["correlate2d", "convolve2d"],
                    public_only=True)
     assert report.points("correlate2d") == 0 and report.max_points("correlate2d") > 0
-    assert report.points("convolve2d") == report.max_points("convolve2d") > 0
+    # convolve2d, honest, calls this correlate2d, and in the worker's sandbox SciPy is absent:
+    # it loses its points as on top of any unfinished correlate2d, but is no shortcut itself.
+    others = [r.message for r in report.results if r.exercise == "convolve2d"]
+    assert report.points("convolve2d") == 0 and others, others
+    assert all("No module named 'scipy.signal'" in m and "library shortcut" not in m
+               for m in others), others
     messages = [r.message for r in report.results if r.exercise == "correlate2d"]
     assert all(m.startswith("library shortcut: correlate2d is yours to write without it; "
                             "remove `") and "scipy.signal" in m and "edges.py line" in m
