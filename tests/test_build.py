@@ -41,6 +41,47 @@ def test_strip_module_stubs_chosen_regions_and_keeps_the_rest():
         namespace["exercise_one"](1)
 
 
+FAST = '''
+def exercise(x):
+    ### BEGIN REFERENCE ONLY
+    if x > 100:
+        return "fast"
+    ### END REFERENCE ONLY
+    return slow(x)
+
+
+def slow(x):
+    ### BEGIN SOLUTION
+    return "slow"
+    ### END SOLUTION
+'''
+
+
+def test_reference_only_regions_go_where_the_module_has_stubs():
+    """A reference fast path never runs in a student's edition: there the student's code does."""
+    student = build.strip_module(FAST, "sample", lambda name: True)
+    assert '"fast"' not in student and "REFERENCE ONLY" not in student
+    namespace = {}
+    exec(compile(student, "sample.py", "exec"), namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["exercise"](1000)  # the stub runs, whatever the size
+    reference = build.strip_module(FAST, "sample", lambda name: False)
+    assert "REFERENCE ONLY" not in reference
+    namespace = {}
+    exec(compile(reference, "sample.py", "exec"), namespace)
+    assert namespace["exercise"](1000) == "fast" and namespace["exercise"](1) == "slow"
+    with pytest.raises(ValueError, match="without"):
+        build.strip_module("x = 1\n### BEGIN REFERENCE ONLY\n", "bad", lambda name: True)
+
+
+def test_student_package_has_no_reference_only_module_or_fast_path():
+    package = REPO / "src" / "cnnlab"
+    for module, user in build.REFERENCE_MODULES.items():
+        assert (REPO / "solutions" / "cnnlab" / f"{module}.py").exists()
+        assert not (package / f"{module}.py").exists(), module
+        assert module not in (package / f"{user}.py").read_text()
+
+
 @pytest.mark.parametrize("bad", [
     "def f():\n    ### BEGIN SOLUTION\n    return 1\n",
     "def f():\n    return 1\n    ### END SOLUTION\n",

@@ -9,6 +9,7 @@ sizes of 1; float32 and float64, forward and autograd. float64 must agree with P
 differences in float64.
 """
 
+import importlib
 import re
 
 import numpy as np
@@ -264,20 +265,59 @@ def test_depthwise_large_layers_in_chunks_match_torch(ref, dtype):
     assert ref.depthwise._image_chunks((64, 64, 34, 34), 4) == 5
 
 
-def test_depthwise_results_do_not_depend_on_the_thread_count(ref):
-    """The chunks of images are fixed by the input: 1 and 2 threads give identical results."""
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_fused_planes_path_matches_torch(ref, dtype):
+    """The reference's fast path (3x3, stride 1, at least 4096 output pixels: one padded plane
+    at a time in the cache, dx as a gather) agrees with PyTorch: padding 0, 1, 2 and uneven,
+    dilation 1, 2 and uneven, multipliers 1 to 3, with and without bias, small and odd planes."""
+    fast = importlib.import_module(f"{ref.__name__}._fast_depthwise")  # the reference's only
+    rng = np.random.default_rng(26 + DTYPES.index(dtype))
+    cases = [  # n, c, m, h, w, hyper-parameters
+        (32, 8, 1, 16, 16, dict(padding=1)), (6, 6, 2, 31, 29, dict(padding=0)),
+        (3, 4, 3, 40, 37, dict(padding=2, dilation=2)), (9, 5, 1, 24, 23, dict(padding=(1, 0))),
+        (4, 3, 2, 33, 35, dict(padding=(2, 1), dilation=(2, 1))), (120, 2, 1, 8, 8, dict()),
+        (2, 3, 1, 60, 70, dict(padding=3, dilation=3)), (1, 2, 2, 5, 900, dict(padding=1)),
+    ]
+    for index, (n, c, m, h, wd, hp) in enumerate(cases):
+        x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+        w = rng.standard_normal((c * m, 1, 3, 3)).astype(dtype)
+        b = rng.standard_normal(c * m).astype(dtype) if index % 2 == 0 else None
+        xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
+        yt = F.conv2d(xt, wt, None if b is None else _t(b), groups=c, **hp)
+        assert fast.fused_planes_apply(w.shape, (1, 1), yt[:, 0].numel()), (n, c, h, wd, hp)
+        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        yt.backward(_t(dy))
+        what = f"{_describe(x.shape, w.shape, hp, dtype)}, bias={b is not None}"
+        _assert_close(ref.depthwise.depthwise_conv2d_forward(x, w, b, **hp), yt.detach().numpy(),
+                      dtype, what)
+        dx, dw, db = ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)
+        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
+        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
+        _assert_close(db, _t(dy).sum((0, 2, 3)).numpy(), dtype, f"db, {what}")
+    # Its neighbours take the chapter's kernels: stride 2, 5x5 and 3x1 filters, small layers.
+    assert not fast.fused_planes_apply((8, 1, 3, 3), (2, 1), 10**6)
+    assert not fast.fused_planes_apply((8, 1, 5, 5), (1, 1), 10**6)
+    assert not fast.fused_planes_apply((8, 1, 3, 1), (1, 1), 10**6)
+    assert not fast.fused_planes_apply((8, 1, 3, 3), (1, 1), 4095)
+
+
+@pytest.mark.parametrize("stride, kernel", [(1, 3), (2, 3), (1, 5)])
+def test_depthwise_results_do_not_depend_on_the_thread_count(ref, stride, kernel):
+    """The fast path (stride 1, 3x3: each filter's gradient summed by one thread) and the chunks
+    of images (fixed by the input) give identical results on 1 and 2 threads."""
     import numba
 
     rng = np.random.default_rng(25)
     x = rng.standard_normal((7, 32, 40, 33)).astype(np.float32)
-    w = rng.standard_normal((64, 1, 3, 3)).astype(np.float32)
-    dy = rng.standard_normal((7, 64, 40, 33)).astype(np.float32)
+    w = rng.standard_normal((64, 1, kernel, kernel)).astype(np.float32)
+    hp = dict(stride=stride, padding=kernel // 2)
+    dy = rng.standard_normal(ref.depthwise.depthwise_conv2d_forward(x, w, **hp).shape)
     before, results = numba.get_num_threads(), []
     try:
         for threads in (1, 2):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-            results.append((ref.depthwise.depthwise_conv2d_forward(x, w, padding=1),
-                            *ref.depthwise.depthwise_conv2d_backward(dy, x, w, padding=1)))
+            results.append((ref.depthwise.depthwise_conv2d_forward(x, w, **hp),
+                            *ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)))
     finally:
         numba.set_num_threads(before)
     for one, two in zip(*results, strict=True):
