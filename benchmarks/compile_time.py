@@ -44,6 +44,11 @@ CALLS = {
         " x, wd, padding=1)",
         "depthwise.pointwise_conv2d_backward(depthwise.pointwise_conv2d_forward(x, w1), x, w1)",
         "conv.conv2d_backward(conv.conv2d_forward(x, wg, groups=2), x, wg, groups=2)"],
+    # The reference's depthwise fast path (3x3, stride 1, >= 4096 output pixels): compiled the
+    # first time a learner runs a layer that large, never by the chapter's small calls above.
+    "ch04 fast path": [
+        "depthwise.depthwise_conv2d_backward(depthwise.depthwise_conv2d_forward(xl, wl, "
+        "padding=1), xl, wl, padding=1)"],
 }
 
 
@@ -64,6 +69,7 @@ def child(chapter):
             "x": np.ones((1, 2, 5, 5), dtype), "w": np.ones((3, 2, 2, 2), dtype),
             "b": np.ones(3, dtype), "wd": np.ones((4, 1, 3, 3), dtype),
             "wg": np.ones((2, 1, 2, 2), dtype), "w1": np.ones((3, 2), dtype),
+            "xl": np.ones((1, 1, 64, 64), dtype), "wl": np.ones((1, 1, 3, 3), dtype),
         }
         for call in CALLS[chapter]:
             if not hasattr(namespace[call.split(".")[0]], call.split(".")[1].split("(")[0]):
