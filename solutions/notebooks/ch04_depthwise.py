@@ -549,9 +549,8 @@ for size, c, o, s in [(112, 32, 64, 1), (112, 64, 128, 2), (56, 128, 128, 1), (2
 # and your 1×1 layer for the separable one (`depthwise.separable_conv2d_forward`, given, is the
 # two in a row). `timing.race` (given, `cnnlab/timing.py`, as in chapters 2 and 3) gives every
 # contender one Numba thread (`parallel_for`) and one BLAS thread, so that the comparison is fair
-# and stable (the depthwise kernels still split a large batch in two halves on two threads), runs
-# each once untimed, then takes the median of 7 runs. Your numbers depend on the machine and on
-# what else runs on it.
+# and stable, runs each once untimed, then takes the median of 7 runs. Your numbers depend on the
+# machine and on what else runs on it.
 
 # %%
 x_mb = rng.standard_normal((4, 256, 28, 28)).astype(np.float32)

@@ -23,7 +23,7 @@ def thread_limits(threads):
     Inputs:
     - threads: int >= 1, at most `numba.config.NUMBA_NUM_THREADS` (the number of cores).
     """
-    from threadpoolctl import threadpool_limits  # installed with cnnlab[lab]
+    from threadpoolctl import threadpool_limits  # a dependency of cnnlab
 
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
