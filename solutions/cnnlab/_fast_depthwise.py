@@ -8,15 +8,21 @@ order.
 Why. A depthwise layer does 9 multiply-adds per value it reads, so it is bound by memory, not
 arithmetic: the chapter's kernels read an already padded copy of x, made by the wrapper, and the
 backward pass also fills, crops and copies a padded dx. Here every (image, channel) plane is
-padded, used and dropped while it sits in the processor's fastest cache, and every output value
-is written once:
+padded, used and dropped while it sits in the processor's fastest cache, and out and dx are
+written once each. All three use the trick of the chapter's stride-1 kernels, one loop over the
+flat padded plane (Wp values a row), in which tap (i, j) of position q sits at q + i * dh * Wp +
+j * dw; each loop does all 9 taps at once, the 9 weights held in registers:
 
-- forward: out[y, x] = b + the 9 taps, one loop over x per output row (the 9 weights stay in
-  registers);
-- dx, as a *gather*: dx[y, x] = sum over i, j of w[i, j] * dy[y + ph - i * dh, x + pw - j * dw],
-  read from dy laid out with a zero border (`_GradientPlane`), one loop over x per input row;
-- dw and db, as 10 dot products over the flat padded plane (the trick of the chapter's stride-1
-  kernels: tap (i, j) of output (y, x) sits at a fixed shift of the flat plane).
+- forward: out[y, x] = b + sum over i, j of w[i, j] * xpad[y + i * dh, x + j * dw] at q = y *
+  Wp + x, then the OH x OW valid positions copied to out;
+- dx, as a *gather* (each input pixel collects from the outputs it fed, instead of each output
+  scattering into dxpad): dx[y, x] = sum over i, j of w[i, j] * dy[y + ph - i * dh, x + pw -
+  j * dw], read from dy laid out in a flat plane with a zero border, at q = y * Wp + x;
+- dw and db: 10 dot products of the flat dy with the flat padded plane, shifted by each tap.
+
+Measured (2-core AMD EPYC, float32, forward + backward of (32, 64, 32, 32), CPU time of one
+thread, benchmarks/bench.py): 6.0 ms, against 17.7 ms through the chapter's kernels and 11-14 ms
+for PyTorch.
 
 Work is split by input channel (`parallel_for`): the gradient of filter k is summed by one thread
 over the images in order, so the result is the same on any number of threads.
