@@ -176,6 +176,7 @@ def forward(x, w, b, padding, dilation):
     """The layer's output, out (N, C * M, OH, OW), like `depthwise_conv2d_forward` (validated,
     one dtype, b an array). The channels in parallel."""
     (ph, pw), (dh, dw) = padding, dilation
+    x, w, b = (np.ascontiguousarray(a) for a in (x, w, b))  # one compiled layout: C order
     n, c, h, wd = x.shape
     out = np.empty((n, w.shape[0], h + 2 * ph - 2 * dh, wd + 2 * pw - 2 * dw), x.dtype)
     parallel_for(c, lambda c0, c1: _forward_planes(x, w, b, ph, pw, dh, dw, out, c0, c1))
@@ -186,6 +187,7 @@ def backward(dy, x, w, padding, dilation):
     """(dx, dw, db) like `depthwise_conv2d_backward` (validated, one dtype). The channels in
     parallel; each filter's gradient is summed by one thread, whatever the number of threads."""
     (ph, pw), (dh, dw) = padding, dilation
+    dy, x, w = (np.ascontiguousarray(a) for a in (dy, x, w))  # one compiled layout: C order
     dx = np.empty_like(x)
     dw_out, db = np.zeros_like(w), np.zeros(w.shape[0], x.dtype)
     parallel_for(x.shape[1], lambda c0, c1: _backward_planes(dy, x, w, ph, pw, dh, dw, dx, dw_out,
