@@ -662,38 +662,43 @@ def test_gemm_on_network_sized_layers(ref):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_shifted_products_path_matches_torch(ref, dtype):
-    """Layers that `_fast.shifted_products_apply` sends to the shifted products (8-32 channels,
-    or up to 64 on images of 1024 pixels or more; odd kernels with "same" padding, stride 1, a
-    batch of at least MIN_PIXELS pixels), forward and backward, against torch; and neighbours of
-    them that must stay on the GEMM path."""
+def test_image_chunks_path_matches_torch(ref, dtype):
+    """Layers that `_fast.image_chunks` runs by chunks of images (groups 1, stride 1, at least as
+    many output pixels per image as filters, at least MIN_CHUNKS chunks), forward and backward,
+    against torch: kernels of any shape, padding and dilation, with and without bias, a last
+    chunk smaller than the others, one image per chunk; and neighbours of them that must stay
+    on the whole-batch GEMM (a stride, groups, more filters than pixels, too few chunks)."""
     import importlib
 
     fast = importlib.import_module(f"{ref.__name__}._fast")
     rng = np.random.default_rng(24)
-    layers = [  # n, c, o, h, w, (kh, kw), bias, takes the shifted path
-        (4, 16, 16, 32, 32, (3, 3), True, True), (2, 8, 32, 45, 50, (3, 3), False, True),
-        (1, 32, 9, 61, 70, (5, 5), True, True), (3, 9, 12, 37, 41, (3, 5), True, True),
-        (1, 17, 8, 64, 64, (1, 3), False, True),
-        (4, 64, 40, 32, 32, (3, 3), True, True),  # up to 64 channels on 32x32 images
-        (4, 7, 16, 32, 32, (3, 3), True, False), (16, 16, 33, 31, 32, (3, 3), True, False),
-        (4, 16, 65, 32, 32, (3, 3), True, False),
-        (1, 16, 16, 8, 8, (3, 3), True, False), (4, 16, 16, 32, 32, (2, 2), True, False),
+    layers = [  # n, c, o, h, w, (kh, kw), stride, padding, dilation, groups, bias, chunks
+        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 5),  # of 2 and 3 images
+        (6, 3, 40, 90, 91, (3, 3), 1, 1, 1, 1, False, 6),  # one image per chunk
+        (45, 9, 12, 20, 21, (3, 5), 1, (0, 2), (2, 1), 1, True, 5),
+        (40, 64, 64, 8, 8, (3, 3), 1, 1, 1, 1, True, 4),
+        (20, 17, 8, 64, 64, (1, 1), 1, 0, 1, 1, False, 4),
+        (13, 16, 16, 32, 32, (3, 3), 2, 1, 1, 1, True, 0),
+        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 2, True, 0),
+        (40, 64, 65, 8, 8, (3, 3), 1, 1, 1, 1, True, 0),
+        (3, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 0),
     ]
-    for n, c, o, h, wd, (kh, kw), bias, shifted in layers:
+    for n, c, o, h, wd, kernel, stride, padding, dilation, groups, bias, chunks in layers:
         x = rng.standard_normal((n, c, h, wd)).astype(dtype)
-        w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
+        w = rng.standard_normal((o, c // groups, *kernel)).astype(dtype)
         b = rng.standard_normal(o).astype(dtype) if bias else None
-        padding = (kh // 2, kw // 2)
-        assert fast.shifted_products_apply(x.shape, w.shape, (1, 1), padding, (1, 1), 1) == shifted
+        hp = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
-        yt = F.conv2d(xt, wt, None if b is None else _t(b), padding=padding)
+        yt = F.conv2d(xt, wt, None if b is None else _t(b), **hp)
+        out_hw = tuple(yt.shape[2:])
+        # The chunks are counted for float32 and float64 alike (CHUNK_BYTES is for float32).
+        assert fast.image_chunks(x.shape, w.shape, (stride,) * 2, groups, out_hw, 4) == chunks
         dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
         yt.backward(_t(dy))
-        what = f"x {x.shape}, w {w.shape}, padding {padding}, bias {bias}, {np.dtype(dtype)}"
-        _assert_close(ref.conv.conv2d_forward_gemm(x, w, b, padding=padding),
-                      yt.detach().numpy(), dtype, what)
-        dx, dw, db = ref.conv.conv2d_backward_gemm(dy, x, w, padding=padding)
+        what = f"x {x.shape}, w {w.shape}, {hp}, bias {bias}, {np.dtype(dtype)}"
+        _assert_close(ref.conv.conv2d_forward_gemm(x, w, b, **hp), yt.detach().numpy(), dtype,
+                      what)
+        dx, dw, db = ref.conv.conv2d_backward_gemm(dy, x, w, **hp)
         _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
         _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
         _assert_close(db, dy.sum(axis=(0, 2, 3)), dtype, f"db, {what}")
@@ -714,13 +719,18 @@ def test_results_do_not_depend_on_the_thread_count(ref):
     w1 = rng.standard_normal((6, 8, 3, 3)).astype(np.float32)
     dy = rng.standard_normal((5, 6, 11, 10)).astype(np.float32)
     dyp = rng.standard_normal((5, 8, 5, 4)).astype(np.float32)
-    xs = rng.standard_normal((4, 8, 32, 32)).astype(np.float32)
-    ws = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
-    dys = rng.standard_normal((4, 8, 32, 32)).astype(np.float32)
+    xs = rng.standard_normal((13, 16, 32, 32)).astype(np.float32)
+    ws = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    dys = rng.standard_normal((13, 16, 32, 32)).astype(np.float32)
+    bs = rng.standard_normal(16).astype(np.float32)
     exact = {
         "conv2d_forward": lambda: conv.conv2d_forward(x, w1, padding=1),
         "conv2d_backward": lambda: conv.conv2d_backward(dy, x, w1, padding=1),
         "im2col": lambda: conv.im2col(x, 3, padding=1),
+        # 5 chunks of images (`_fast.image_chunks`), each product on one thread, the chunks'
+        # parts of dw and db summed in their order: the same on any number of threads
+        "chunked forward": lambda: conv.conv2d_forward_gemm(xs, ws, bs, padding=1),
+        "chunked backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),
         "maxpool2d": lambda: (pooling.maxpool2d_forward(x, 3, 2),
                               pooling.maxpool2d_backward(dyp, x, 3, 2)),
         "avgpool2d": lambda: (pooling.avgpool2d_forward(x, 3, 2),
@@ -729,9 +739,6 @@ def test_results_do_not_depend_on_the_thread_count(ref):
     blas = {
         "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
         "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
-        # few channels and a batch of 4096 pixels: the shifted products (`_fast`)
-        "shifted forward": lambda: conv.conv2d_forward_gemm(xs, ws, padding=1),
-        "shifted backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),
     }
     before = numba.get_num_threads()
     results = []
@@ -772,6 +779,19 @@ def test_parallel_for_covers_the_range_once_and_raises(ref):
         assert len(spans) == min(count, chunks), (count, chunks, spans)
         assert spans[0][0] == 0 and spans[-1][1] == count, spans
         assert all(a[1] == b[0] < b[1] for a, b in zip(spans, spans[1:], strict=False)), spans
+
+    # Called from a body, parallel_for runs its chunks on that body's thread (its pool's threads
+    # are busy with the outer call; waiting for them would never end), and covers them once.
+    import threading
+
+    def outer(start, stop):
+        me = threading.get_ident()
+        inner = parallel.parallel_for(9, lambda a, z: (a, z, threading.get_ident()), chunks=3)
+        assert [(a, z) for a, z, _ in inner] == [(0, 3), (3, 6), (6, 9)], inner
+        assert {t for *_, t in inner} == {me}, (me, inner)
+        return start, stop
+
+    assert parallel.parallel_for(4, outer, chunks=4) == [(0, 1), (1, 2), (2, 3), (3, 4)]
 
     def failing(start, stop):
         if stop == 10:
