@@ -673,9 +673,9 @@ def test_image_chunks_path_matches_torch(ref, dtype):
     fast = importlib.import_module(f"{ref.__name__}._fast")
     rng = np.random.default_rng(24)
     layers = [  # n, c, o, h, w, (kh, kw), stride, padding, dilation, groups, bias, chunks
-        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 5),  # of 2 and 3 images
+        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 8),  # of 1 and 2 images
         (6, 3, 40, 90, 91, (3, 3), 1, 1, 1, 1, False, 6),  # one image per chunk
-        (45, 9, 12, 20, 21, (3, 5), 1, (0, 2), (2, 1), 1, True, 5),
+        (45, 9, 12, 20, 21, (3, 5), 1, (0, 2), (2, 1), 1, True, 8),
         (40, 64, 64, 8, 8, (3, 3), 1, 1, 1, 1, True, 4),
         (20, 17, 8, 64, 64, (1, 1), 1, 0, 1, 1, False, 4),
         (13, 16, 16, 32, 32, (3, 3), 2, 1, 1, 1, True, 0),
@@ -706,9 +706,9 @@ def test_image_chunks_path_matches_torch(ref, dtype):
 
 def test_results_do_not_depend_on_the_thread_count(ref):
     """Every kernel runs on 1 and on 2 threads (Numba's count for cnnlab's own kernels, and
-    threadpoolctl's for BLAS): the Numba kernels give identical results (each output is computed
-    by one thread in a fixed order), the BLAS products equal ones within float32 rounding (OpenBLAS
-    may sum in another order on another number of threads)."""
+    threadpoolctl's for BLAS) and gives identical results: each output is computed by one thread
+    in a fixed order, and the matrix products run in blocks fixed by the shapes, each block on
+    one thread of BLAS (`_fast.matmul`, `_fast.run_chunks`)."""
     import numba
     from threadpoolctl import threadpool_limits
 
@@ -731,14 +731,13 @@ def test_results_do_not_depend_on_the_thread_count(ref):
         # parts of dw and db summed in their order: the same on any number of threads
         "chunked forward": lambda: conv.conv2d_forward_gemm(xs, ws, bs, padding=1),
         "chunked backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),
+        # one product for the whole batch, by blocks of rows or columns (`_fast.matmul`)
+        "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
+        "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
         "maxpool2d": lambda: (pooling.maxpool2d_forward(x, 3, 2),
                               pooling.maxpool2d_backward(dyp, x, 3, 2)),
         "avgpool2d": lambda: (pooling.avgpool2d_forward(x, 3, 2),
                               pooling.avgpool2d_backward(dyp, x, 3, 2)),
-    }
-    blas = {
-        "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
-        "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
     }
     before = numba.get_num_threads()
     results = []
@@ -746,19 +745,35 @@ def test_results_do_not_depend_on_the_thread_count(ref):
         for threads in (1, 2):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             with threadpool_limits(threads):
-                results.append({name: f() for name, f in {**exact, **blas}.items()})
+                results.append({name: f() for name, f in exact.items()})
     finally:
         numba.set_num_threads(before)
     def arrays(result):
         return result if isinstance(result, tuple) else (result,)
 
-    for name in {**exact, **blas}:
+    for name in exact:
         for one, two in zip(arrays(results[0][name]), arrays(results[1][name]), strict=True):
-            if name in exact:
-                np.testing.assert_array_equal(one, two, err_msg=name)
-            else:
-                np.testing.assert_allclose(one, two, rtol=1e-5,
-                                           atol=1e-5 * np.abs(one).max(), err_msg=name)
+            np.testing.assert_array_equal(one, two, err_msg=name)
+
+
+def test_fast_matmul_equals_numpy(ref):
+    """`_fast.matmul` by blocks of a's rows, of b's columns, with stacks, broadcasting, out= and
+    a transposed operand, equals np.matmul."""
+    import importlib
+
+    fast = importlib.import_module(f"{ref.__name__}._fast")
+    rng = np.random.default_rng(25)
+    for a_shape, b_shape in [((3, 700, 40), (3, 40, 5)), ((2, 6, 900), (2, 900, 300)),
+                             ((4, 130, 7), (7, 129)), ((1, 1), (1, 1)), ((5, 3), (3, 2000))]:
+        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        expected = np.matmul(a, b)
+        np.testing.assert_allclose(fast.matmul(a, b), expected, rtol=1e-12, atol=1e-12)
+        out = np.empty_like(expected)
+        assert fast.matmul(a, b, out=out) is out
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    a, b = rng.standard_normal((2, 900, 6)), rng.standard_normal((2, 900, 300))
+    np.testing.assert_allclose(fast.matmul(a.transpose(0, 2, 1), b),
+                               a.transpose(0, 2, 1) @ b, rtol=1e-12, atol=1e-12)
 
 
 def test_parallel_for_covers_the_range_once_and_raises(ref):

@@ -398,7 +398,7 @@ def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1, groups=1)
     # The product of the im2col matrix of every image, transposed into rows and stacked, with
     # the filters: one large product per group for the whole batch instead of one per image.
     rows = _im2row(x, (KH, KW), stride, padding, dilation, groups, (oh, ow))  # (G, N*OH*OW, K)
-    out = rows @ _weight_matrices(w, groups).transpose(0, 2, 1)  # (G, N*OH*OW, O // G)
+    out = _fast.matmul(rows, _weight_matrices(w, groups).transpose(0, 2, 1))  # (G, N*OH*OW, Og)
     if b is not None:
         out += b.reshape(groups, 1, O // groups)
     return _rows_to_nchw(out, N, oh, ow)
@@ -739,9 +739,9 @@ def conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     # become dW = dYᵀ · rows, drows = dY · W and dx = row2im(drows), one product per group.
     rows = _im2row(x, (KH, KW), stride, padding, dilation, groups, (oh, ow))  # (G, N*OH*OW, K)
     dy_rows = _nchw_to_rows(dy, groups)  # (G, N*OH*OW, O // G)
-    dw = dy_rows.transpose(0, 2, 1) @ rows  # (G, O // G, K)
+    dw = _fast.matmul(dy_rows.transpose(0, 2, 1), rows)  # (G, O // G, K)
     # (G, N*OH*OW, K), written over `rows`, which is no longer needed (saves a large allocation)
-    drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)
+    drows = _fast.matmul(dy_rows, _weight_matrices(w, groups), out=rows)
     dx = _row2im(drows, x.shape, (KH, KW), stride, padding, dilation, (oh, ow))
     dw = dw.reshape(w.shape[0], KH, KW, w.shape[1]).transpose(0, 3, 1, 2)
     db = dy.sum(axis=(0, 2, 3))
