@@ -719,20 +719,21 @@ def conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     chunks = _fast.image_chunks(x.shape, w.shape, stride, groups, (oh, ow), x.itemsize)
     if chunks:  # a few images at a time, the chunks in parallel (their windows stay in cache)
         weights = _weight_matrices(w, 1)[0]  # (O, K)
-        dx = np.empty(x.shape, dtype)
+        O, dx = w.shape[0], np.empty(x.shape, dtype)
 
         def images(a, z):  # dx of images a ... z - 1; returns their parts of dW and db
-            rows = _im2row(x[a:z], (KH, KW), stride, padding, dilation, 1, (oh, ow))
-            rows = rows.reshape(z - a, oh * ow, -1)  # (n, OH*OW, K): rows[n] = cols[n]ᵀ
-            grads = dy[a:z].reshape(z - a, w.shape[0], oh * ow)  # (n, O, OH*OW): dY per image
-            dw_part = np.matmul(grads, rows).sum(axis=0)  # sum over n of dY[n] · cols[n]ᵀ
-            drows = np.matmul(grads.transpose(0, 2, 1), weights, out=rows)  # dcols[n]ᵀ
+            rows = _im2row(x[a:z], (KH, KW), stride, padding, dilation, 1, (oh, ow))[0]
+            # dY of the chunk as one (O, n * OH*OW) matrix, its pixels in the order of rows'
+            grads = np.ascontiguousarray(dy[a:z].reshape(z - a, O, -1).transpose(1, 0, 2))
+            grads = grads.reshape(O, -1)
+            dw_part = grads @ rows  # the sum over the chunk's images of dY[n] · cols[n]ᵀ
+            drows = np.matmul(grads.T, weights, out=rows)  # dcols[n]ᵀ of every image
             dx[a:z] = _row2im(drows[None], dx[a:z].shape, (KH, KW), stride, padding, dilation,
                               (oh, ow))
-            return dw_part, grads.sum(axis=(0, 2))
+            return dw_part, grads.sum(axis=1)
 
         dw_parts, db_parts = zip(*_fast.run_chunks(x.shape[0], images, chunks), strict=True)
-        dw = sum(dw_parts).reshape(w.shape[0], KH, KW, w.shape[1]).transpose(0, 3, 1, 2)
+        dw = sum(dw_parts).reshape(O, KH, KW, w.shape[1]).transpose(0, 3, 1, 2)
         return dx, np.ascontiguousarray(dw), sum(db_parts)  # parts summed in the chunks' order
     # The im2col columns of every image, transposed into rows and stacked (as in the forward
     # pass): rows = colsᵀ, and dY as matching (N*OH*OW, O // G) matrices, so the three formulas
