@@ -673,14 +673,14 @@ def test_image_chunks_path_matches_torch(ref, dtype):
     fast = importlib.import_module(f"{ref.__name__}._fast")
     rng = np.random.default_rng(24)
     layers = [  # n, c, o, h, w, (kh, kw), stride, padding, dilation, groups, bias, chunks
-        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 8),  # of 1 and 2 images
+        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 4),  # of 3 and 4 images
         (6, 3, 40, 90, 91, (3, 3), 1, 1, 1, 1, False, 6),  # one image per chunk
-        (45, 9, 12, 20, 21, (3, 5), 1, (0, 2), (2, 1), 1, True, 8),
-        (40, 64, 64, 8, 8, (3, 3), 1, 1, 1, 1, True, 4),
-        (20, 17, 8, 64, 64, (1, 1), 1, 0, 1, 1, False, 4),
+        (70, 9, 12, 20, 21, (3, 5), 1, (0, 2), (2, 1), 1, True, 8),
+        (80, 64, 64, 8, 8, (3, 3), 1, 1, 1, 1, True, 8),
+        (30, 17, 8, 64, 64, (1, 1), 1, 0, 1, 1, False, 8),
         (13, 16, 16, 32, 32, (3, 3), 2, 1, 1, 1, True, 0),
         (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 2, True, 0),
-        (40, 64, 65, 8, 8, (3, 3), 1, 1, 1, 1, True, 0),
+        (80, 64, 65, 8, 8, (3, 3), 1, 1, 1, 1, True, 0),
         (3, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 0),
     ]
     for n, c, o, h, wd, kernel, stride, padding, dilation, groups, bias, chunks in layers:
@@ -727,7 +727,7 @@ def test_results_do_not_depend_on_the_thread_count(ref):
         "conv2d_forward": lambda: conv.conv2d_forward(x, w1, padding=1),
         "conv2d_backward": lambda: conv.conv2d_backward(dy, x, w1, padding=1),
         "im2col": lambda: conv.im2col(x, 3, padding=1),
-        # 5 chunks of images (`_fast.image_chunks`), each product on one thread, the chunks'
+        # 4 chunks of images (`_fast.image_chunks`), each product on one thread, the chunks'
         # parts of dw and db summed in their order: the same on any number of threads
         "chunked forward": lambda: conv.conv2d_forward_gemm(xs, ws, bs, padding=1),
         "chunked backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),

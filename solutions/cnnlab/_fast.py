@@ -24,7 +24,7 @@ import numpy as np
 
 from ._parallel import parallel_for
 
-CHUNK_BYTES = 2 << 20  # the window rows and outputs of one chunk: at most this (or one image)
+CHUNK_BYTES = 3 << 20  # the window rows and outputs of one chunk: at most this (or one image)
 MIN_CHUNKS = 4  # fewer chunks than this (a batch of a few large images): the whole batch at once
 MAX_BLOCKS, BLOCK_MIN = 8, 128  # `matmul`'s blocks
 _controller = None  # threadpoolctl's handle on the BLAS libraries, made on first use
