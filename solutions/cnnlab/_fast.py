@@ -1,25 +1,29 @@
-"""Running the GEMM convolution by chunks of images, in parallel (given code).
+"""The GEMM convolution's products on cnnlab's threads, by chunks of images (given code).
 
 The reference `conv.conv2d_forward_gemm` and `conv.conv2d_backward_gemm` ask `image_chunks` how
-to run a layer. For most layers of a network (stride 1, at least as many pixels per image as
-filters, groups 1) they make the im2row windows and do the products chunk by chunk: a few
-images at a time, the chunks in parallel (`run_chunks`), each product in BLAS on the thread of
-its chunk. Other layers (few pixels and many filters, strides, groups) take one product for
-the whole batch, with BLAS's own threads.
+to run a layer. For most layers of a network (groups 1, stride 1, at least as many pixels per
+image as filters) they make the im2row windows and do the products chunk by chunk: a few images
+at a time, the chunks in parallel (`run_chunks`), each product in BLAS on the thread of its
+chunk. Other layers (few pixels and many filters, strides, groups) make the windows of the whole
+batch and take one product for all of it, cut into blocks that run in parallel the same way
+(`matmul`). BLAS's own threads never run: at most numba.get_num_threads() threads compute.
 
-Why. Made for the whole batch, the window matrix of a 64-channel 3x3 layer on 32 images of
-16x16 is 19 MB: writing it, reading it back for the product, and (backward) writing and reading
-the window gradients goes through main memory, which two cores share, so that on 2 threads
-these copies took as long as on one. A chunk's windows, at most CHUNK_BYTES, stay in the
-processor's cache between the copy and the products, and the copies, the products and the
-layout changes of every chunk run in parallel. Measured (2-core AMD EPYC, float32, N = 32,
-forward + backward, one thread): 64 channels on 16x16 images 28 against 36 ms for the whole
-batch at once; 3 -> 64 channels on 32x32 images 12 against 19 ms.
+Why chunks. Made for the whole batch, the window matrix of a 64-channel 3x3 layer on 32 images
+of 16x16 is 19 MB: writing it, reading it back for the product, and (backward) writing and
+reading the window gradients goes through main memory, which the cores share, so that on 2
+threads these copies took as long as on one. A chunk's windows and outputs, at most CHUNK_BYTES,
+stay in the processor's cache between the copy and the products, and the copies, the products
+and the layout changes of every chunk run in parallel. Measured (2-core AMD EPYC, float32,
+N = 32, forward + backward): 64 channels on 16x16 images 26 against 37 ms on one thread, 16
+against 27 ms on two; 3 -> 64 channels on 32x32 images 13 against 19 ms on one thread.
 
-Results do not depend on the number of threads: the chunks are fixed by the layer's shape, every
-product runs on one thread, and the parts of dw and db are summed in the chunks' order.
+Why not BLAS's own threads. After each product they wait for the next one by spinning for about
+0.1 s, on the cores that the next layer's chunks need (measured: 29 instead of 16 ms for a
+chunked layer after a layer with BLAS on 2 threads).
+
+Results do not depend on the number of threads: the chunks and blocks are fixed by the shapes,
+every product runs on one thread, and the parts of dw and db are summed in the chunks' order.
 """
-
 import numpy as np
 
 from ._parallel import parallel_for
@@ -76,15 +80,10 @@ def run_chunks(count, body, chunks):
 
 
 def matmul(a, b, out=None):
-    """np.matmul(a, b, out=out) of stacks of matrices, by blocks in parallel (`run_chunks`):
-    blocks of the rows of a when a has at least as many rows as b has columns, else of b's
-    columns; at most MAX_BLOCKS blocks of at least BLOCK_MIN rows (columns), fixed by the shapes,
-    so that the result does not depend on the number of threads.
-
-    Why not BLAS's own threads: they wait for work by spinning for about 0.1 s after each
-    product, and the chunked layers that follow would run beside them on the same cores
-    (measured: 29 instead of 16 ms for the next layer, on 2 cores).
-    """
+    """np.matmul(a, b, out=out) of stacks of matrices (..., M, K) and (..., K, P), by blocks in
+    parallel (`run_chunks`): blocks of the M rows of a when M >= P, else of the P columns of b;
+    at most MAX_BLOCKS blocks of at least BLOCK_MIN rows (columns), fixed by the shapes, so that
+    the result does not depend on the number of threads. Returns out, a new array if None."""
     rows, cols = a.shape[-2], b.shape[-1]
     if out is None:
         out = np.empty((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), rows, cols),

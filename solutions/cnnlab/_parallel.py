@@ -16,9 +16,10 @@ and every dtype, and compile time counts against the learner (and nbgrader's tim
 kernels the learner writes stay plain loops, unaware of threads.
 
 Thread counts. cnnlab uses as many threads as Numba would (`numba.get_num_threads()`: every core,
-or NUMBA_NUM_THREADS, or what `numba.set_num_threads(n)` set). NumPy's matrix products use their
-BLAS library's own threads, one per core; set them with `threadpoolctl.threadpool_limits(n)`.
-The two never compete: cnnlab calls BLAS from Python between kernels, never from inside one.
+or NUMBA_NUM_THREADS, or what `numba.set_num_threads(n)` set). The convolutions' matrix products
+run on these threads too, each on one thread of BLAS (`_fast.run_chunks`), so BLAS's own thread
+pool (`threadpoolctl.threadpool_limits(n)` sets it, for NumPy's products elsewhere) never competes
+with them.
 
 `to_channels_last` and `to_channels_first` are the layout changes between NCHW and the
 channels-last (N, H, W, C) layout of the matrix-product paths, as parallel copies (NumPy's copies
