@@ -55,7 +55,7 @@ def parallel_for(count, body, chunks=None):
     """
     global _pool, _pool_size
     threads = 1 if getattr(_inside, "body", False) else numba.get_num_threads()
-    chunks = numba.get_num_threads() if chunks is None else chunks
+    chunks = threads if chunks is None else chunks
     chunks = max(1, min(count, chunks))
     bounds = [count * t // chunks for t in range(chunks + 1)]
     threads = min(chunks, threads)
