@@ -691,8 +691,9 @@ def test_image_chunks_path_matches_torch(ref, dtype):
         xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
         yt = F.conv2d(xt, wt, None if b is None else _t(b), **hp)
         out_hw = tuple(yt.shape[2:])
-        # The chunks are counted for float32 and float64 alike (CHUNK_BYTES is for float32).
-        assert fast.image_chunks(x.shape, w.shape, (stride,) * 2, groups, out_hw, 4) == chunks
+        # The chunk counts listed are float32's; float64 takes the same path in more chunks.
+        got = fast.image_chunks(x.shape, w.shape, (stride,) * 2, groups, out_hw, x.itemsize)
+        assert got == chunks if dtype == np.float32 else bool(got) == bool(chunks), (x.shape, got)
         dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
         yt.backward(_t(dy))
         what = f"x {x.shape}, w {w.shape}, {hp}, bias {bias}, {np.dtype(dtype)}"
