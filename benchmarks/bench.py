@@ -16,12 +16,11 @@ so on, so that a change in the machine's load hits both. Each process warms the 
 all rounds. The thread counts are set in each process before anything runs:
 `numba.set_num_threads(T)` for cnnlab's kernels (its `parallel_for` runs them on that many threads),
 `threadpoolctl.threadpool_limits(T)` for the BLAS behind NumPy's `@` (cnnlab), and
-`torch.set_num_threads(T)` (torch), with T = --threads (default: every core). cnnlab calls BLAS from
-Python between its kernels, never from inside one, so at most T threads compute at any time (except
-`_fast`'s shifted products, whose blocks run on T threads of `parallel_for`, each block's small
-product in BLAS held to one thread meanwhile). On a machine shared with other work, wall-clock
-ratios move with the load; `--threads 1 --cpu` compares CPU seconds of one thread, which the load
-hardly changes.
+`torch.set_num_threads(T)` (torch), with T = --threads (default: every core). cnnlab's convolutions
+run their matrix products on the T threads of `parallel_for` too, each in BLAS held to one thread
+(`cnnlab._fast`), so at most T threads compute at any time. On a machine shared with other work,
+wall-clock ratios move with the load; `--threads 1 --cpu` compares CPU seconds of one thread,
+which the load hardly changes.
 
 GFLOP/s of a convolution count forward + backward as 3x the forward's 2 * N * O * OH * OW *
 (C / groups) * KH * KW; pooling counts one operation per window element and pass (forward, then

@@ -662,38 +662,44 @@ def test_gemm_on_network_sized_layers(ref):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_shifted_products_path_matches_torch(ref, dtype):
-    """Layers that `_fast.shifted_products_apply` sends to the shifted products (8-32 channels,
-    or up to 64 on images of 1024 pixels or more; odd kernels with "same" padding, stride 1, a
-    batch of at least MIN_PIXELS pixels), forward and backward, against torch; and neighbours of
-    them that must stay on the GEMM path."""
+def test_image_chunks_path_matches_torch(ref, dtype):
+    """Layers that `_fast.image_chunks` runs by chunks of images (groups 1, stride 1, at least as
+    many output pixels per image as filters, at least MIN_CHUNKS chunks), forward and backward,
+    against torch: kernels of any shape, padding and dilation, with and without bias, a last
+    chunk smaller than the others, one image per chunk; and neighbours of them that must stay
+    on the whole-batch GEMM (a stride, groups, more filters than pixels, too few chunks)."""
     import importlib
 
     fast = importlib.import_module(f"{ref.__name__}._fast")
     rng = np.random.default_rng(24)
-    layers = [  # n, c, o, h, w, (kh, kw), bias, takes the shifted path
-        (4, 16, 16, 32, 32, (3, 3), True, True), (2, 8, 32, 45, 50, (3, 3), False, True),
-        (1, 32, 9, 61, 70, (5, 5), True, True), (3, 9, 12, 37, 41, (3, 5), True, True),
-        (1, 17, 8, 64, 64, (1, 3), False, True),
-        (4, 64, 40, 32, 32, (3, 3), True, True),  # up to 64 channels on 32x32 images
-        (4, 7, 16, 32, 32, (3, 3), True, False), (16, 16, 33, 31, 32, (3, 3), True, False),
-        (4, 16, 65, 32, 32, (3, 3), True, False),
-        (1, 16, 16, 8, 8, (3, 3), True, False), (4, 16, 16, 32, 32, (2, 2), True, False),
+    layers = [  # n, c, o, h, w, (kh, kw), stride, padding, dilation, groups, bias, chunks
+        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 4),  # of 3 and 4 images
+        (6, 3, 40, 90, 91, (3, 3), 1, 1, 1, 1, False, 6),  # one image per chunk
+        (70, 9, 12, 20, 21, (3, 5), 1, (0, 2), (2, 1), 1, True, 8),
+        (80, 64, 64, 8, 8, (3, 3), 1, 1, 1, 1, True, 8),
+        (30, 17, 8, 64, 64, (1, 1), 1, 0, 1, 1, False, 8),
+        (13, 16, 16, 32, 32, (3, 3), 2, 1, 1, 1, True, 0),
+        (13, 16, 16, 32, 32, (3, 3), 1, 1, 1, 2, True, 0),
+        (80, 64, 65, 8, 8, (3, 3), 1, 1, 1, 1, True, 0),
+        (3, 16, 16, 32, 32, (3, 3), 1, 1, 1, 1, True, 0),
     ]
-    for n, c, o, h, wd, (kh, kw), bias, shifted in layers:
+    for n, c, o, h, wd, kernel, stride, padding, dilation, groups, bias, chunks in layers:
         x = rng.standard_normal((n, c, h, wd)).astype(dtype)
-        w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
+        w = rng.standard_normal((o, c // groups, *kernel)).astype(dtype)
         b = rng.standard_normal(o).astype(dtype) if bias else None
-        padding = (kh // 2, kw // 2)
-        assert fast.shifted_products_apply(x.shape, w.shape, (1, 1), padding, (1, 1), 1) == shifted
+        hp = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
-        yt = F.conv2d(xt, wt, None if b is None else _t(b), padding=padding)
+        yt = F.conv2d(xt, wt, None if b is None else _t(b), **hp)
+        out_hw = tuple(yt.shape[2:])
+        # The chunk counts listed are float32's; float64 takes the same path in more chunks.
+        got = fast.image_chunks(x.shape, w.shape, (stride,) * 2, groups, out_hw, x.itemsize)
+        assert got == chunks if dtype == np.float32 else bool(got) == bool(chunks), (x.shape, got)
         dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
         yt.backward(_t(dy))
-        what = f"x {x.shape}, w {w.shape}, padding {padding}, bias {bias}, {np.dtype(dtype)}"
-        _assert_close(ref.conv.conv2d_forward_gemm(x, w, b, padding=padding),
-                      yt.detach().numpy(), dtype, what)
-        dx, dw, db = ref.conv.conv2d_backward_gemm(dy, x, w, padding=padding)
+        what = f"x {x.shape}, w {w.shape}, {hp}, bias {bias}, {np.dtype(dtype)}"
+        _assert_close(ref.conv.conv2d_forward_gemm(x, w, b, **hp), yt.detach().numpy(), dtype,
+                      what)
+        dx, dw, db = ref.conv.conv2d_backward_gemm(dy, x, w, **hp)
         _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
         _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
         _assert_close(db, dy.sum(axis=(0, 2, 3)), dtype, f"db, {what}")
@@ -701,9 +707,9 @@ def test_shifted_products_path_matches_torch(ref, dtype):
 
 def test_results_do_not_depend_on_the_thread_count(ref):
     """Every kernel runs on 1 and on 2 threads (Numba's count for cnnlab's own kernels, and
-    threadpoolctl's for BLAS): the Numba kernels give identical results (each output is computed
-    by one thread in a fixed order), the BLAS products equal ones within float32 rounding (OpenBLAS
-    may sum in another order on another number of threads)."""
+    threadpoolctl's for BLAS) and gives identical results: each output is computed by one thread
+    in a fixed order, and the matrix products run in blocks fixed by the shapes, each block on
+    one thread of BLAS (`_fast.matmul`, `_fast.run_chunks`)."""
     import numba
     from threadpoolctl import threadpool_limits
 
@@ -714,24 +720,25 @@ def test_results_do_not_depend_on_the_thread_count(ref):
     w1 = rng.standard_normal((6, 8, 3, 3)).astype(np.float32)
     dy = rng.standard_normal((5, 6, 11, 10)).astype(np.float32)
     dyp = rng.standard_normal((5, 8, 5, 4)).astype(np.float32)
-    xs = rng.standard_normal((4, 8, 32, 32)).astype(np.float32)
-    ws = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
-    dys = rng.standard_normal((4, 8, 32, 32)).astype(np.float32)
+    xs = rng.standard_normal((13, 16, 32, 32)).astype(np.float32)
+    ws = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    dys = rng.standard_normal((13, 16, 32, 32)).astype(np.float32)
+    bs = rng.standard_normal(16).astype(np.float32)
     exact = {
         "conv2d_forward": lambda: conv.conv2d_forward(x, w1, padding=1),
         "conv2d_backward": lambda: conv.conv2d_backward(dy, x, w1, padding=1),
         "im2col": lambda: conv.im2col(x, 3, padding=1),
+        # 4 chunks of images (`_fast.image_chunks`), each product on one thread, the chunks'
+        # parts of dw and db summed in their order: the same on any number of threads
+        "chunked forward": lambda: conv.conv2d_forward_gemm(xs, ws, bs, padding=1),
+        "chunked backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),
+        # one product for the whole batch, by blocks of rows or columns (`_fast.matmul`)
+        "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
+        "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
         "maxpool2d": lambda: (pooling.maxpool2d_forward(x, 3, 2),
                               pooling.maxpool2d_backward(dyp, x, 3, 2)),
         "avgpool2d": lambda: (pooling.avgpool2d_forward(x, 3, 2),
                               pooling.avgpool2d_backward(dyp, x, 3, 2)),
-    }
-    blas = {
-        "conv2d_forward_gemm": lambda: conv.conv2d_forward_gemm(x, w, padding=1, groups=2),
-        "conv2d_backward_gemm": lambda: conv.conv2d_backward_gemm(dy, x, w, padding=1, groups=2),
-        # few channels and a batch of 4096 pixels: the shifted products (`_fast`)
-        "shifted forward": lambda: conv.conv2d_forward_gemm(xs, ws, padding=1),
-        "shifted backward": lambda: conv.conv2d_backward_gemm(dys, xs, ws, padding=1),
     }
     before = numba.get_num_threads()
     results = []
@@ -739,19 +746,35 @@ def test_results_do_not_depend_on_the_thread_count(ref):
         for threads in (1, 2):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             with threadpool_limits(threads):
-                results.append({name: f() for name, f in {**exact, **blas}.items()})
+                results.append({name: f() for name, f in exact.items()})
     finally:
         numba.set_num_threads(before)
     def arrays(result):
         return result if isinstance(result, tuple) else (result,)
 
-    for name in {**exact, **blas}:
+    for name in exact:
         for one, two in zip(arrays(results[0][name]), arrays(results[1][name]), strict=True):
-            if name in exact:
-                np.testing.assert_array_equal(one, two, err_msg=name)
-            else:
-                np.testing.assert_allclose(one, two, rtol=1e-5,
-                                           atol=1e-5 * np.abs(one).max(), err_msg=name)
+            np.testing.assert_array_equal(one, two, err_msg=name)
+
+
+def test_fast_matmul_equals_numpy(ref):
+    """`_fast.matmul` by blocks of a's rows, of b's columns, with stacks, broadcasting, out= and
+    a transposed operand, equals np.matmul."""
+    import importlib
+
+    fast = importlib.import_module(f"{ref.__name__}._fast")
+    rng = np.random.default_rng(25)
+    for a_shape, b_shape in [((3, 700, 40), (3, 40, 5)), ((2, 6, 900), (2, 900, 300)),
+                             ((4, 130, 7), (7, 129)), ((1, 1), (1, 1)), ((5, 3), (3, 2000))]:
+        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        expected = np.matmul(a, b)
+        np.testing.assert_allclose(fast.matmul(a, b), expected, rtol=1e-12, atol=1e-12)
+        out = np.empty_like(expected)
+        assert fast.matmul(a, b, out=out) is out
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    a, b = rng.standard_normal((2, 900, 6)), rng.standard_normal((2, 900, 300))
+    np.testing.assert_allclose(fast.matmul(a.transpose(0, 2, 1), b),
+                               a.transpose(0, 2, 1) @ b, rtol=1e-12, atol=1e-12)
 
 
 def test_parallel_for_covers_the_range_once_and_raises(ref):
@@ -772,6 +795,19 @@ def test_parallel_for_covers_the_range_once_and_raises(ref):
         assert len(spans) == min(count, chunks), (count, chunks, spans)
         assert spans[0][0] == 0 and spans[-1][1] == count, spans
         assert all(a[1] == b[0] < b[1] for a, b in zip(spans, spans[1:], strict=False)), spans
+
+    # Called from a body, parallel_for runs its chunks on that body's thread (its pool's threads
+    # are busy with the outer call; waiting for them would never end), and covers them once.
+    import threading
+
+    def outer(start, stop):
+        me = threading.get_ident()
+        inner = parallel.parallel_for(9, lambda a, z: (a, z, threading.get_ident()), chunks=3)
+        assert [(a, z) for a, z, _ in inner] == [(0, 3), (3, 6), (6, 9)], inner
+        assert {t for *_, t in inner} == {me}, (me, inner)
+        return start, stop
+
+    assert parallel.parallel_for(4, outer, chunks=4) == [(0, 1), (1, 2), (2, 3), (3, 4)]
 
     def failing(start, stop):
         if stop == 10:

@@ -1,49 +1,68 @@
-"""Convolution as shifted matrix products, for layers with few channels (given code).
+"""The GEMM convolution's products on cnnlab's threads, by chunks of images (given code).
 
-The reference `conv.conv2d_forward_gemm` and `conv.conv2d_backward_gemm` choose this path by
-shape (`shifted_products_apply`); everything else takes their im2col-style GEMM. It computes
-exactly what they compute (PyTorch's `conv2d` and its gradients), summed in another order.
+The reference `conv.conv2d_forward_gemm` and `conv.conv2d_backward_gemm` ask `image_chunks` how
+to run a layer. For most layers of a network (groups 1, stride 1, at least as many pixels per
+image as filters) they make the im2row windows and do the products chunk by chunk: a few images
+at a time, the chunks in parallel (`run_chunks`), each product in BLAS on the thread of its
+chunk. Other layers (few pixels and many filters, strides, groups) make the windows of the whole
+batch and take one product for all of it, cut into blocks that run in parallel the same way
+(`matmul`). BLAS's own threads never run: at most numba.get_num_threads() threads compute.
 
-Why. With C = 16 input channels and a 3x3 kernel, im2col copies every input value nine times
-into a (N * OH * OW, 144) matrix and multiplies it by a (144, O) one: the copy and the thin
-product both move nine times the input through memory. Stride 1 and "same" padding allow
-another way. Lay the padded input out channels-last and flat, one row of C values per pixel:
+Why chunks. Made for the whole batch, the window matrix of a 64-channel 3x3 layer on 32 images
+of 16x16 is 19 MB: writing it, reading it back for the product, and (backward) writing and
+reading the window gradients goes through main memory, which the cores share, so that on 2
+threads these copies took as long as on one. A chunk's windows and outputs, at most CHUNK_BYTES,
+stay in the processor's cache between the copy and the products, and the copies, the products
+and the layout changes of every chunk run in parallel. Measured (2-core AMD EPYC, float32,
+N = 32, forward + backward): 64 channels on 16x16 images 26 against 37 ms on one thread, 16
+against 27 ms on two; 3 -> 64 channels on 32x32 images 13 against 19 ms on one thread.
 
-    flat[(n * Hp + y) * Wp + x, c] = xpad[n, c, y, x]          (Hp, Wp: the padded size)
+Why not BLAS's own threads. After each product they wait for the next one by spinning for about
+0.1 s, on the cores that the next layer's chunks need (measured: 29 instead of 16 ms for a
+chunked layer after a layer with BLAS on 2 threads).
 
-Output pixel (y, x) of image n, placed at row q = (n * Hp + y) * Wp + x of the same grid, reads
-tap (i, j) from row q + i * Wp + j. So the whole layer is KH * KW products of *shifted views*
-of one matrix, with no copy at all:
-
-    out[q] = b + sum over i, j of flat[q + i * Wp + j] @ W[:, :, i, j].T
-
-Rows q that are no output pixel (the padding columns and rows of the grid) are computed and
-dropped: (Hp * Wp) / (OH * OW) - 1 extra work, 13 % at 32x32. The products run on blocks of
-`BLOCK` rows, so that the nine shifted blocks and their sum stay in the processor's cache.
-
-The backward pass is made of the same pieces. With "same" padding (p = (K - 1) / 2) the input's
-gradient is the forward pass of dy with the filters flipped and transposed (a full correlation),
-and dW[:, :, i, j] = sum over q of dy[q] outer flat[q + i * Wp + j], one more shifted product
-per tap. BLAS runs the products.
+Results do not depend on the number of threads: the chunks and blocks are fixed by the shapes,
+every product runs on one thread, and the parts of dw and db are summed in the chunks' order.
 """
-
 import numpy as np
 
-from ._parallel import parallel_for, to_channels_first, to_channels_last
+from ._parallel import parallel_for
 
-# Rows per block of products: 256 KB of the input with C = 16, float32, so that the nine
-# shifted blocks and their sum stay in the processor's cache. Measured (2-core AMD EPYC, C = 16,
-# N = 32, 32x32, float32, forward + backward): 17 ms on 1 thread and 14.5 ms on 2 with 4096 or
-# 8192 rows, 22 and 19 ms with 2048, against 27 and 22 ms for the im2col GEMM.
-BLOCK = 4096
-_DW_CHUNKS = 4  # dw is a sum of this many parts (fixed: the same result on any thread count)
+CHUNK_BYTES = 3 << 20  # the window rows and outputs of one chunk: at most this (or one image)
+MIN_CHUNKS = 4  # fewer chunks than this (a batch of a few large images): the whole batch at once
+MAX_BLOCKS, BLOCK_MIN = 8, 128  # `matmul`'s blocks
 _controller = None  # threadpoolctl's handle on the BLAS libraries, made on first use
+
+
+def image_chunks(x_shape, w_shape, stride, groups, out_hw, itemsize):
+    """How many chunks of images `conv2d_forward_gemm` and `conv2d_backward_gemm` run this layer
+    in, or 0 for one product over the whole batch.
+
+    Inputs: the shapes (N, C, H, W) and (O, C // groups, KH, KW), the stride (h, w) pair, groups,
+    the output size (OH, OW) and the dtype's itemsize of a validated layer. Chunks for groups 1,
+    stride 1 and OH * OW >= O, when the batch makes at least MIN_CHUNKS chunks of window rows
+    (OH * OW * KH * KW * C values per image) of at most CHUNK_BYTES each, or of one image.
+    Measured: with fewer pixels than filters (128 filters on 8x8 images, 512 on 4x4) or a stride,
+    one product for the whole batch is faster: then each image's small product would read the
+    whole filter matrix again.
+    """
+    n, c = x_shape[:2]
+    o, _, kh, kw = w_shape
+    pixels = out_hw[0] * out_hw[1]
+    if groups != 1 or tuple(stride) != (1, 1) or pixels < o:
+        return 0
+    per_chunk = max(1, CHUNK_BYTES // (pixels * (kh * kw * c + o) * itemsize))  # images
+    chunks = -(-n // per_chunk)
+    if chunks < MIN_CHUNKS:
+        return 0
+    # A multiple of 4 chunks (up to one per image), so that 2 or 4 threads get equal shares.
+    return min(n, -(-chunks // 4) * 4)
 
 
 def _blas_on_one_thread():
     """A context in which BLAS computes each product on its caller's thread only: inside it, the
-    blocks of products run on `parallel_for`'s threads, numba.get_num_threads() of them, and no
-    BLAS thread competes with them."""
+    chunks run on `parallel_for`'s threads, numba.get_num_threads() of them, and no BLAS thread
+    competes with them."""
     global _controller
     if _controller is None:
         from threadpoolctl import ThreadpoolController
@@ -52,136 +71,27 @@ def _blas_on_one_thread():
     return _controller.limit(limits=1, user_api="blas")
 
 
-# Measured on 2-core AMD EPYC, float32, one thread (benchmarks/bench.py): shifted products beat
-# the im2col GEMM by about 1.5x at C = 16 and C = 32, and lose at C = 3. At C = O = 64 they lose
-# on 16x16 images (36 against 30 ms on 2 threads, N = 32), where the padding's rows and columns
-# are 27 % extra work, and win on 32x32 ones (13 %): 86 against 114 ms on 2 threads, 146 against
-# 161 ms on one (N = 32); there the im2col copy, 9x the input, is what bounds the GEMM path.
-MIN_CHANNELS, MAX_CHANNELS = 8, 32
-MAX_CHANNELS_LARGE, LARGE_IMAGE = 64, 1024  # up to 64 channels on images of >= 1024 pixels
-MIN_PIXELS = 4096  # N * OH * OW below this: a small layer, the GEMM path is as fast
-
-
-def shifted_products_apply(x_shape, w_shape, stride, padding, dilation, groups):
-    """Whether `conv2d_forward_shifted` / `conv2d_backward_shifted` handle this layer.
-
-    Inputs: the shapes (N, C, H, W) and (O, C // groups, KH, KW) and the (h, w) pairs of a
-    validated layer. True for groups 1, stride 1, dilation 1, odd kernels larger than 1x1 with
-    "same" padding (K - 1) / 2, between MIN_CHANNELS and MAX_CHANNELS input and output channels
-    (MAX_CHANNELS_LARGE on images of at least LARGE_IMAGE pixels) and at least MIN_PIXELS
-    output pixels in the batch.
-    """
-    n, c, h, w = x_shape
-    o, _, kh, kw = w_shape
-    most = MAX_CHANNELS_LARGE if h * w >= LARGE_IMAGE else MAX_CHANNELS
-    return (groups == 1 and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and kh % 2 == 1 and kw % 2 == 1 and kh * kw > 1
-            and tuple(padding) == ((kh - 1) // 2, (kw - 1) // 2)
-            and MIN_CHANNELS <= c <= most and MIN_CHANNELS <= o <= most
-            and n * h * w >= MIN_PIXELS)
-
-
-def _flat_padded(a, ph, pw):
-    """(N, C, H, W) -> the zero-padded channels-last grid, flat: an array (N * Hp * Wp, C).
-    The images are copied in parallel (`to_channels_last`)."""
-    n, c, h, w = a.shape
-    grid = np.zeros((n, h + 2 * ph, w + 2 * pw, c), a.dtype)
-    to_channels_last(a, grid[:, ph : ph + h, pw : pw + w])
-    return grid.reshape(-1, c)
-
-
-def _to_nchw(grid, h, w, b=None):
-    """The (N, H', W', O) channels-last grid's top-left H x W pixels as an (N, O, H, W) array,
-    plus the bias b (O,) if given; the images in parallel (`to_channels_first`)."""
-    n, o = grid.shape[0], grid.shape[3]
-    return to_channels_first(grid[:, :h, :w], np.empty((n, o, h, w), grid.dtype), b)
-
-
-def _correlate_flat(flat, taps, rows):
-    """Rows 0 ... rows - 1 of sum over (shift, matrix) in taps of flat[q + shift] @ matrix.
-
-    Inputs:
-    - flat: array (R, C), a flat channels-last grid (`_flat_padded`).
-    - taps: list of (shift, matrix (C, O)) pairs, shift + rows <= R.
-    - rows: int, how many rows of the result to compute.
-
-    Returns an array (R, O) whose rows from `rows` on are uninitialised. The blocks of BLOCK rows
-    run in parallel (`parallel_for`), each product on one thread (`_blas_on_one_thread`): BLAS's
-    own threads would split each small product at a cost larger than the product.
-    """
-    out = np.empty((flat.shape[0], taps[0][1].shape[1]), flat.dtype)
-
-    def blocks(first, last):  # blocks first ... last - 1
-        scratch = np.empty((BLOCK, out.shape[1]), flat.dtype)
-        for start in range(first * BLOCK, min(last * BLOCK, rows), BLOCK):
-            stop = min(start + BLOCK, rows)
-            block, part = out[start:stop], scratch[: stop - start]
-            (s, matrix), *rest = taps
-            np.matmul(flat[start + s : stop + s], matrix, out=block)
-            for s, matrix in rest:
-                np.matmul(flat[start + s : stop + s], matrix, out=part)
-                block += part
-
+def run_chunks(count, body, chunks):
+    """parallel_for(count, body, chunks=chunks) with BLAS held to one thread meanwhile (about
+    15 us): body(start, stop) runs on images start ... stop - 1. Returns the bodies' results in
+    the chunks' order."""
     with _blas_on_one_thread():
-        parallel_for(-(-rows // BLOCK), blocks)
+        return parallel_for(count, body, chunks=chunks)
+
+
+def matmul(a, b, out=None):
+    """np.matmul(a, b, out=out) of stacks of matrices (..., M, K) and (..., K, P), by blocks in
+    parallel (`run_chunks`): blocks of the M rows of a when M >= P, else of the P columns of b;
+    at most MAX_BLOCKS blocks of at least BLOCK_MIN rows (columns), fixed by the shapes, so that
+    the result does not depend on the number of threads. Returns out, a new array if None."""
+    rows, cols = a.shape[-2], b.shape[-1]
+    if out is None:
+        out = np.empty((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), rows, cols),
+                       np.result_type(a, b))
+    if rows >= cols:
+        body = lambda s, e: np.matmul(a[..., s:e, :], b, out=out[..., s:e, :])  # noqa: E731
+    else:
+        body = lambda s, e: np.matmul(a, b[..., s:e], out=out[..., s:e])  # noqa: E731
+    count = max(rows, cols)
+    run_chunks(count, body, min(MAX_BLOCKS, -(-count // BLOCK_MIN)))
     return out
-
-
-def conv2d_forward_shifted(x, w, b):
-    """`conv2d(x, w, b, padding=((KH - 1) // 2, (KW - 1) // 2))` of a layer for which
-    `shifted_products_apply` holds: x (N, C, H, W), w (O, C, KH, KW), b (O,) or None, one float
-    dtype. Returns out, an array (N, O, H, W)."""
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    ph, pw = (kh - 1) // 2, (kw - 1) // 2
-    hp, wp = h + 2 * ph, wd + 2 * pw
-    flat = _flat_padded(x, ph, pw)
-    filters = w.transpose(2, 3, 1, 0)  # (KH, KW, C, O): tap (i, j) is a (C, O) matrix
-    taps = [(i * wp + j, np.ascontiguousarray(filters[i, j]))
-            for i in range(kh) for j in range(kw)]
-    out = _correlate_flat(flat, taps, flat.shape[0] - (kh - 1) * wp - (kw - 1))
-    # Output pixel (y, x) sits at grid (y, x); back to NCHW with the bias, in one pass.
-    return _to_nchw(out.reshape(n, hp, wp, o), h, wd, b)
-
-
-def conv2d_backward_shifted(dy, x, w):
-    """The gradients (dx, dw, db) of `conv2d_forward_shifted(x, w, b)` for the upstream gradient
-    dy (N, O, H, W): arrays (N, C, H, W), (O, C, KH, KW) and (O,) of x's dtype."""
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    ph, pw = (kh - 1) // 2, (kw - 1) // 2
-    hp, wp = h + 2 * ph, wd + 2 * pw
-    rows = n * hp * wp - (kh - 1) * wp - (kw - 1)  # grid rows with a whole window below them
-    flat = _flat_padded(x, ph, pw)
-    # dy on the same padded grid: dy[n, :, y, x] at grid (y + ph, x + pw), zeros around it.
-    grads = _flat_padded(dy, ph, pw)
-    # dx[y, x] = sum over i, j of w[:, :, i, j].T @ dy[y + ph - i, x + pw - j]: grid row q of
-    # pixel (y, x) meets dy at q + (KH - 1 - i) * Wp + (KW - 1 - j), a correlation of the
-    # padded dy with the flipped filters, each tap a (O, C) matrix.
-    flipped = w.transpose(2, 3, 0, 1)[::-1, ::-1]  # (KH, KW, O, C)
-    taps = [(i * wp + j, np.ascontiguousarray(flipped[i, j]))
-            for i in range(kh) for j in range(kw)]
-    dx = _to_nchw(_correlate_flat(grads, taps, rows).reshape(n, hp, wp, c), h, wd)
-    # dw[:, :, i, j] = sum over output pixels q of dy[q] outer xpad[q + i * Wp + j]; dy of
-    # output pixel (y, x) is grid row q + ph * Wp + pw of `grads`. By blocks of rows as well (in
-    # parallel, each block's part of dw summed in the blocks' order, so on any thread count the
-    # same result), which keeps the rows each product reads in the cache.
-    centre = ph * wp + pw
-    shifts = [i * wp + j for i in range(kh) for j in range(kw)]
-
-    def blocks(first, last):  # the part of dw of blocks first ... last - 1, (KH * KW, O, C)
-        part = np.zeros((kh * kw, o, c), x.dtype)
-        product = np.empty((o, c), x.dtype)
-        for start in range(first * BLOCK, min(last * BLOCK, rows), BLOCK):
-            stop = min(start + BLOCK, rows)
-            dy_rows = grads[centre + start : centre + stop].T  # zero on rows of no pixel
-            for t, s in enumerate(shifts):
-                np.matmul(dy_rows, flat[start + s : stop + s], out=product)
-                part[t] += product
-        return part
-
-    with _blas_on_one_thread():
-        dw = sum(parallel_for(-(-rows // BLOCK), blocks, chunks=_DW_CHUNKS))
-    dw = dw.reshape(kh, kw, o, c)
-    return dx, np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), dy.sum(axis=(0, 2, 3))
-

@@ -7,28 +7,33 @@ same time; the public functions pass a body that runs a kernel on images (or cha
 filters) start ... stop - 1. Each output element is computed by one thread, in the same order
 whatever the number of threads, so results do not depend on it. `parallel_for(count, body,
 chunks=k)` cuts it into k chunks whatever the number of threads (for results that are sums of
-per-chunk parts, and for chunks small enough to stay in the processor's cache).
+per-chunk parts, and for chunks small enough to stay in the processor's cache). A
+`parallel_for` called from inside a body runs its chunks one after the other on that thread (the
+threads are busy with the outer one already).
 
 Why not Numba's `parallel=True` and `prange`: they compile about twice as slowly, for every kernel
 and every dtype, and compile time counts against the learner (and nbgrader's timeout); and the
 kernels the learner writes stay plain loops, unaware of threads.
 
 Thread counts. cnnlab uses as many threads as Numba would (`numba.get_num_threads()`: every core,
-or NUMBA_NUM_THREADS, or what `numba.set_num_threads(n)` set). NumPy's matrix products use their
-BLAS library's own threads, one per core; set them with `threadpoolctl.threadpool_limits(n)`.
-The two never compete: cnnlab calls BLAS from Python between kernels, never from inside one.
+or NUMBA_NUM_THREADS, or what `numba.set_num_threads(n)` set). The convolutions' matrix products
+run on these threads too, each on one thread of BLAS (`_fast.run_chunks`), so BLAS's own thread
+pool (`threadpoolctl.threadpool_limits(n)` sets it, for NumPy's products elsewhere) never competes
+with them.
 
 `to_channels_last` and `to_channels_first` are the layout changes between NCHW and the
 channels-last (N, H, W, C) layout of the matrix-product paths, as parallel copies (NumPy's copies
 release the GIL too).
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 _pool, _pool_size = None, 0  # the worker threads, started on first use
+_inside = threading.local()  # _inside.body: this thread is running a body of parallel_for
 
 
 def parallel_for(count, body, chunks=None):
@@ -44,11 +49,12 @@ def parallel_for(count, body, chunks=None):
       their data in the processor's cache.
 
     Returns the list of body's results, in the order of the chunks. Uses min(chunks,
-    numba.get_num_threads()) threads, the calling one included, each on consecutive chunks. An
-    exception of any chunk is raised once every chunk has finished.
+    numba.get_num_threads()) threads, the calling one included, each on consecutive chunks (one
+    thread, the calling one, when called from a body of another parallel_for). An exception of
+    any chunk is raised once every chunk has finished.
     """
     global _pool, _pool_size
-    threads = numba.get_num_threads()
+    threads = 1 if getattr(_inside, "body", False) else numba.get_num_threads()
     chunks = threads if chunks is None else chunks
     chunks = max(1, min(count, chunks))
     bounds = [count * t // chunks for t in range(chunks + 1)]
@@ -57,7 +63,11 @@ def parallel_for(count, body, chunks=None):
     first = [chunks * t // threads for t in range(threads + 1)]
 
     def run(t):
-        return [body(bounds[k], bounds[k + 1]) for k in range(first[t], first[t + 1])]
+        outer, _inside.body = getattr(_inside, "body", False), True
+        try:
+            return [body(bounds[k], bounds[k + 1]) for k in range(first[t], first[t + 1])]
+        finally:
+            _inside.body = outer
 
     if threads <= 1:
         return run(0)

@@ -382,12 +382,23 @@ def conv2d_forward_gemm(x, w, b=None, stride=1, padding=0, dilation=1, groups=1)
         b = b.astype(dtype, copy=False)
     N, O, KH, KW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     ### BEGIN SOLUTION
-    if _fast.shifted_products_apply(x.shape, w.shape, stride, padding, dilation, groups):
-        return _fast.conv2d_forward_shifted(x, w, b)  # few channels, 3x3 "same": no im2col
+    chunks = _fast.image_chunks(x.shape, w.shape, stride, groups, (oh, ow), x.itemsize)
+    if chunks:  # a few images at a time, the chunks in parallel (their windows stay in cache)
+        weights = _weight_matrices(w, 1)[0]  # (O, K)
+        out = np.empty((N, O, oh * ow), dtype)
+
+        def images(a, z):  # out[n] = weights · cols[n], cols[n] = rows[n]ᵀ, straight into NCHW
+            rows = _im2row(x[a:z], (KH, KW), stride, padding, dilation, 1, (oh, ow))
+            np.matmul(weights, rows.reshape(z - a, oh * ow, -1).transpose(0, 2, 1), out=out[a:z])
+            if b is not None:
+                out[a:z] += b[:, None]
+
+        _fast.run_chunks(N, images, chunks)
+        return out.reshape(N, O, oh, ow)
     # The product of the im2col matrix of every image, transposed into rows and stacked, with
     # the filters: one large product per group for the whole batch instead of one per image.
     rows = _im2row(x, (KH, KW), stride, padding, dilation, groups, (oh, ow))  # (G, N*OH*OW, K)
-    out = rows @ _weight_matrices(w, groups).transpose(0, 2, 1)  # (G, N*OH*OW, O // G)
+    out = _fast.matmul(rows, _weight_matrices(w, groups).transpose(0, 2, 1))  # (G, N*OH*OW, Og)
     if b is not None:
         out += b.reshape(groups, 1, O // groups)
     return _rows_to_nchw(out, N, oh, ow)
@@ -705,16 +716,33 @@ def conv2d_backward_gemm(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     dy, x, w = (a.astype(dtype, copy=False) for a in (dy, x, w))
     KH, KW = w.shape[2], w.shape[3]
     ### BEGIN SOLUTION
-    if _fast.shifted_products_apply(x.shape, w.shape, stride, padding, dilation, groups):
-        return _fast.conv2d_backward_shifted(dy, x, w)  # few channels, 3x3 "same": no im2col
+    chunks = _fast.image_chunks(x.shape, w.shape, stride, groups, (oh, ow), x.itemsize)
+    if chunks:  # a few images at a time, the chunks in parallel (their windows stay in cache)
+        weights = _weight_matrices(w, 1)[0]  # (O, K)
+        O, dx = w.shape[0], np.empty(x.shape, dtype)
+
+        def images(a, z):  # dx of images a ... z - 1; returns their parts of dW and db
+            rows = _im2row(x[a:z], (KH, KW), stride, padding, dilation, 1, (oh, ow))[0]
+            # dY of the chunk as one (O, n * OH*OW) matrix, its pixels in the order of rows'
+            grads = np.ascontiguousarray(dy[a:z].reshape(z - a, O, -1).transpose(1, 0, 2))
+            grads = grads.reshape(O, -1)
+            dw_part = grads @ rows  # the sum over the chunk's images of dY[n] · cols[n]ᵀ
+            drows = np.matmul(grads.T, weights, out=rows)  # dcols[n]ᵀ of every image
+            dx[a:z] = _row2im(drows[None], dx[a:z].shape, (KH, KW), stride, padding, dilation,
+                              (oh, ow))
+            return dw_part, grads.sum(axis=1)
+
+        dw_parts, db_parts = zip(*_fast.run_chunks(x.shape[0], images, chunks), strict=True)
+        dw = sum(dw_parts).reshape(O, KH, KW, w.shape[1]).transpose(0, 3, 1, 2)
+        return dx, np.ascontiguousarray(dw), sum(db_parts)  # parts summed in the chunks' order
     # The im2col columns of every image, transposed into rows and stacked (as in the forward
     # pass): rows = colsᵀ, and dY as matching (N*OH*OW, O // G) matrices, so the three formulas
     # become dW = dYᵀ · rows, drows = dY · W and dx = row2im(drows), one product per group.
     rows = _im2row(x, (KH, KW), stride, padding, dilation, groups, (oh, ow))  # (G, N*OH*OW, K)
     dy_rows = _nchw_to_rows(dy, groups)  # (G, N*OH*OW, O // G)
-    dw = dy_rows.transpose(0, 2, 1) @ rows  # (G, O // G, K)
+    dw = _fast.matmul(dy_rows.transpose(0, 2, 1), rows)  # (G, O // G, K)
     # (G, N*OH*OW, K), written over `rows`, which is no longer needed (saves a large allocation)
-    drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)
+    drows = _fast.matmul(dy_rows, _weight_matrices(w, groups), out=rows)
     dx = _row2im(drows, x.shape, (KH, KW), stride, padding, dilation, (oh, ow))
     dw = dw.reshape(w.shape[0], KH, KW, w.shape[1]).transpose(0, 3, 1, 2)
     db = dy.sum(axis=(0, 2, 3))

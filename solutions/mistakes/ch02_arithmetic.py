@@ -215,8 +215,8 @@ MUTANTS = [
      "its pixel."),
     # --- conv2d_forward_gemm ------------------------------------------------------------------
     ("gemm reshapes the filter matrices instead of transposing them", "conv.py",
-     "out = rows @ _weight_matrices(w, groups).transpose(0, 2, 1)",
-     "out = rows @ _weight_matrices(w, groups).reshape(groups, -1, O // groups)",
+     "out = _fast.matmul(rows, _weight_matrices(w, groups).transpose(0, 2, 1))",
+     "out = _fast.matmul(rows, _weight_matrices(w, groups).reshape(groups, -1, O // groups))",
      "conv2d_forward_gemm",
      "the product needs the filter matrix transposed (rows @ W.T); a reshape to the transposed "
      "shape scrambles the taps."),

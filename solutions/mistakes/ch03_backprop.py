@@ -117,25 +117,26 @@ MUTANTS = [
      "matches col2im with `=` instead of `+=`: where windows overlap, every window's gradient "
      "must be added onto its pixel."),
     ("dW from the transposed product, reshaped instead of transposed", "conv.py",
-     "dw = dy_rows.transpose(0, 2, 1) @ rows  # (G, O // G, K)",
+     "dw = _fast.matmul(dy_rows.transpose(0, 2, 1), rows)  # (G, O // G, K)",
      "dw = (rows.transpose(0, 2, 1) @ dy_rows).reshape(groups, -1, rows.shape[2])",
      "conv2d_backward_gemm",
      "dW = dYᵀ·cols, shape (O, K): yours computes colsᵀ·dY and reshapes it, which scrambles dW "
      "(transposes swapped)."),
     ("dcols from the transposed product, reshaped instead of transposed", "conv.py",
-     "drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)",
+     "drows = _fast.matmul(dy_rows, _weight_matrices(w, groups), out=rows)",
      "drows = (_weight_matrices(w, groups).transpose(0, 2, 1) @ dy_rows.transpose(0, 2, 1))"
      ".reshape(groups, -1, rows.shape[2])", "conv2d_backward_gemm",
      "dcols = dY·W, one row per output pixel: yours computes Wᵀ·dYᵀ and reshapes it, which "
      "scrambles dX (transposes swapped)."),
     ("groups mixed: each group of filters correlated with another group's channels (dw)",
      "conv.py",
-     "dw = dy_rows.transpose(0, 2, 1) @ rows  # (G, O // G, K)",
-     "dw = dy_rows.transpose(0, 2, 1) @ rows[::-1]  # (G, O // G, K)", "conv2d_backward_gemm",
+     "dw = _fast.matmul(dy_rows.transpose(0, 2, 1), rows)  # (G, O // G, K)",
+     "dw = _fast.matmul(dy_rows.transpose(0, 2, 1), rows[::-1])  # (G, O // G, K)",
+     "conv2d_backward_gemm",
      "groups mixed in dW: group g's filters see only group g's input channels."),
     ("groups mixed: each group's dx lands in another group's channels", "conv.py",
-     "drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)",
-     "drows = np.matmul(dy_rows, _weight_matrices(w, groups), out=rows)[::-1]",
+     "drows = _fast.matmul(dy_rows, _weight_matrices(w, groups), out=rows)",
+     "drows = _fast.matmul(dy_rows, _weight_matrices(w, groups), out=rows)[::-1]",
      "conv2d_backward_gemm",
      "groups mixed in dX: group g's gradient belongs to group g's input channels only."),
     # --- maxpool2d_forward ---
