@@ -206,26 +206,32 @@ def _depthwise_case(rng, dtype):
     return x, w, b, hp
 
 
+def _assert_depthwise_matches_torch(ref, x, w, b, hp, rng, what):
+    """The reference's depthwise forward and backward against torch's conv2d(groups=C) and its
+    autograd, for a random upstream gradient dy drawn from `rng`. Returns the output's shape."""
+    dtype = x.dtype.type
+    xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
+    yt = F.conv2d(xt, wt, None if b is None else _t(b), groups=x.shape[1], **hp)
+    dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+    yt.backward(_t(dy))
+    _assert_close(ref.depthwise.depthwise_conv2d_forward(x, w, b, **hp), yt.detach().numpy(),
+                  dtype, what)
+    dx, dw, db = ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)
+    _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
+    _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
+    _assert_close(db, _t(dy).sum((0, 2, 3)).numpy(), dtype, f"db, {what}")
+    return tuple(yt.shape)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_depthwise_matches_torch_forward_and_autograd(ref, dtype):
     rng = np.random.default_rng(20 + DTYPES.index(dtype))
     multipliers = set()
     for _ in range(N_CONFIGS):
         x, w, b, hp = _depthwise_case(rng, dtype)
-        c = x.shape[1]
-        multipliers.add(w.shape[0] // c)
-        xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
-        bt = None if b is None else _t(b).requires_grad_()
-        yt = F.conv2d(xt, wt, bt, groups=c, **hp)
-        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-        yt.backward(_t(dy))
+        multipliers.add(w.shape[0] // x.shape[1])
         what = f"{_describe(x.shape, w.shape, hp, dtype)}, bias={b is not None}"
-        got = ref.depthwise.depthwise_conv2d_forward(x, w, b, **hp)
-        _assert_close(got, yt.detach().numpy(), dtype, what)
-        dx, dw, db = ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)
-        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
-        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
-        _assert_close(db, _t(dy).sum((0, 2, 3)).numpy(), dtype, f"db, {what}")
+        _assert_depthwise_matches_torch(ref, x, w, b, hp, rng, what)
     assert multipliers == {1, 2, 3}
 
 
@@ -246,20 +252,11 @@ def test_depthwise_large_layers_in_chunks_match_torch(ref, dtype):
         x = rng.standard_normal((n, c, h, wd)).astype(dtype)
         w = rng.standard_normal((c * m, 1, k, k)).astype(dtype)
         b = rng.standard_normal(c * m).astype(dtype)
-        xt, wt, bt = (_t(a).requires_grad_() for a in (x, w, b))
-        yt = F.conv2d(xt, wt, bt, groups=c, **hp)
         p = hp.get("padding", 0)
         ph, pw = (p, p) if isinstance(p, int) else p
         chunks.append(ref.depthwise._image_chunks((n, c, h + 2 * ph, wd + 2 * pw), x.itemsize))
-        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-        yt.backward(_t(dy))
-        what = f"{_describe(x.shape, w.shape, hp, dtype)}"
-        _assert_close(ref.depthwise.depthwise_conv2d_forward(x, w, b, **hp), yt.detach().numpy(),
-                      dtype, what)
-        dx, dw, db = ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)
-        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
-        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
-        _assert_close(db, bt.grad.numpy(), dtype, f"db, {what}")
+        _assert_depthwise_matches_torch(ref, x, w, b, hp, rng, _describe(x.shape, w.shape, hp,
+                                                                          dtype))
     assert min(chunks) == 2 and max(chunks) == 4, chunks  # 2 images: 2 chunks; else MIN_CHUNKS
     # A batch of 18.9 MB padded float32: chunks of 14 images (4 MB) at most.
     assert ref.depthwise._image_chunks((64, 64, 34, 34), 4) == 5
@@ -282,18 +279,9 @@ def test_depthwise_fused_planes_path_matches_torch(ref, dtype):
         x = rng.standard_normal((n, c, h, wd)).astype(dtype)
         w = rng.standard_normal((c * m, 1, 3, 3)).astype(dtype)
         b = rng.standard_normal(c * m).astype(dtype) if index % 2 == 0 else None
-        xt, wt = _t(x).requires_grad_(), _t(w).requires_grad_()
-        yt = F.conv2d(xt, wt, None if b is None else _t(b), groups=c, **hp)
-        assert fast.fused_planes_apply(w.shape, (1, 1), yt[:, 0].numel()), (n, c, h, wd, hp)
-        dy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-        yt.backward(_t(dy))
         what = f"{_describe(x.shape, w.shape, hp, dtype)}, bias={b is not None}"
-        _assert_close(ref.depthwise.depthwise_conv2d_forward(x, w, b, **hp), yt.detach().numpy(),
-                      dtype, what)
-        dx, dw, db = ref.depthwise.depthwise_conv2d_backward(dy, x, w, **hp)
-        _assert_close(dx, xt.grad.numpy(), dtype, f"dx, {what}")
-        _assert_close(dw, wt.grad.numpy(), dtype, f"dw, {what}")
-        _assert_close(db, _t(dy).sum((0, 2, 3)).numpy(), dtype, f"db, {what}")
+        out_n, _, out_h, out_w = _assert_depthwise_matches_torch(ref, x, w, b, hp, rng, what)
+        assert fast.fused_planes_apply(w.shape, (1, 1), out_n * out_h * out_w), what
     # Its neighbours take the chapter's kernels: stride 2, 5x5 and 3x1 filters, small layers.
     assert not fast.fused_planes_apply((8, 1, 3, 3), (2, 1), 10**6)
     assert not fast.fused_planes_apply((8, 1, 5, 5), (1, 1), 10**6)

@@ -51,6 +51,18 @@ def _whole_vectors(length):
     return -(-length // VECTOR) * VECTOR
 
 
+@njit(cache=True, nogil=True)
+def _pad_into(image, ph, pw, plane):
+    """Copy the (H, W) `image` into the inside of the flat padded `plane` (rows of W + 2 * pw
+    values, ph rows of padding above), whose padding stays as it is (zeros)."""
+    H, W = image.shape
+    Wp = W + 2 * pw
+    for y in range(H):
+        row = plane[(y + ph) * Wp + pw :]
+        for x in range(W):
+            row[x] = image[y, x]
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _forward_planes(x, w, b, ph, pw, dh, dw, out, c0, c1):
     """out[:, k] for the filters k of input channels c0 ... c1 - 1 (out: (N, C * M, OH, OW))."""
@@ -63,10 +75,7 @@ def _forward_planes(x, w, b, ph, pw, dh, dw, out, c0, c1):
     acc = np.empty(span, x.dtype)
     for c in range(c0, c1):
         for n in range(N):
-            for y in range(H):
-                row = plane[(y + ph) * Wp + pw :]
-                for x_ in range(W):
-                    row[x_] = x[n, c, y, x_]
+            _pad_into(x[n, c], ph, pw, plane)
             for k in range(c * M, c * M + M):
                 w00, w01, w02 = w[k, 0, 0, 0], w[k, 0, 0, 1], w[k, 0, 0, 2]
                 w10, w11, w12 = w[k, 0, 1, 0], w[k, 0, 1, 1], w[k, 0, 1, 2]
@@ -111,10 +120,7 @@ def _backward_planes(dy, x, w, ph, pw, dh, dw, dx, dw_out, db, c0, c1):
     acc = np.empty(span_x, x.dtype)
     for c in range(c0, c1):
         for n in range(N):
-            for y in range(H):
-                row = plane[(y + ph) * Wp + pw :]
-                for x_ in range(W):
-                    row[x_] = x[n, c, y, x_]
+            _pad_into(x[n, c], ph, pw, plane)
             for k in range(c * M, c * M + M):
                 for y in range(OH):
                     row = grad[(y + top) * Wp + left :]
