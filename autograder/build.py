@@ -33,12 +33,12 @@ from .reference import REPO
 SOLUTIONS = REPO / "solutions"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-# Given code that only the reference runs (its fast paths), dropped wherever the module's exercises
-# are stubs, so that a student's edition always runs the student's code.
+# Given code that only the reference runs (its fast paths): no edition built from solutions/ gets
+# it, so a student's edition always runs the student's code (and earlier chapters' reference code
+# in an assignment's package copy takes the chapter's own path).
 REFERENCE_BEGIN, REFERENCE_END = "### BEGIN REFERENCE ONLY", "### END REFERENCE ONLY"
 LEAK_MARKERS = (BEGIN, END, HIDDEN_BEGIN, HIDDEN_END, REFERENCE_BEGIN, REFERENCE_END)
-# Given modules that only reference-only regions use, and the module whose stubs drop them too.
-REFERENCE_MODULES = {"_fast_depthwise": "depthwise"}
+REFERENCE_MODULES = ("_fast_depthwise",)  # given modules that only reference-only regions use
 STUB = 'raise NotImplementedError("{function} is yours to write: cnnlab/{module}.py")'
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -85,27 +85,25 @@ def strip_module(source, module, stub_function):
     """The student edition of one module's source.
 
     `stub_function(name)` says whether the region in function `name` becomes a stub; the other
-    regions keep their code and lose only the marker lines. The module's reference-only regions
-    go whole if any of its regions became a stub, else they lose only their marker lines.
+    regions keep their code and lose only the marker lines. Reference-only regions go whole.
     """
     lines = source.splitlines()
-    out, last, stubbed = [], 0, False
+    out, last = [], 0
     for begin, end, function in solution_regions(source, f"{module}.py"):
         out.extend(lines[last:begin])
         if stub_function(function):
             indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
             out.append(f"{indent}# YOUR CODE HERE")
             out.append(indent + STUB.format(function=function, module=module))
-            stubbed = True
         else:
             out.extend(lines[begin + 1 : end])
         last = end + 1
     out.extend(lines[last:])
-    return "\n".join(without_reference_only(out, module, drop=stubbed)) + "\n"
+    return "\n".join(without_reference_only(out, module)) + "\n"
 
 
-def without_reference_only(lines, module, drop):
-    """`lines` without the reference-only regions (drop=True) or just without their markers."""
+def without_reference_only(lines, module):
+    """`lines` without the reference-only regions, their markers included."""
     out, inside = [], False
     for number, line in enumerate(lines):
         marker = line.strip()
@@ -113,7 +111,7 @@ def without_reference_only(lines, module, drop):
             if inside == (marker == REFERENCE_BEGIN):
                 raise ValueError(f"{module}.py: {marker} out of order (near line {number + 1})")
             inside = marker == REFERENCE_BEGIN
-        elif not (inside and drop):
+        elif not inside:
             out.append(line)
     if inside:
         raise ValueError(f"{module}.py: {REFERENCE_BEGIN} without {REFERENCE_END}")
@@ -127,9 +125,11 @@ def build_package(dest, stubbed_chapters):
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    seen, stubbed_modules = set(), set()
+    seen = set()
     for path in sorted((SOLUTIONS / "cnnlab").glob("*.py")):
         module = path.stem
+        if module in REFERENCE_MODULES:
+            continue
         source = path.read_text()
 
         def stub_function(function, module=module):
@@ -137,14 +137,9 @@ def build_package(dest, stubbed_chapters):
             if name not in owner:
                 raise ValueError(f"{name} has a solution region but no chapter in chapters.py")
             seen.add(name)
-            if owner[name] in stubbed_chapters:
-                stubbed_modules.add(module)
             return owner[name] in stubbed_chapters
 
         (dest / path.name).write_text(strip_module(source, module, stub_function))
-    for module, user in REFERENCE_MODULES.items():
-        if user in stubbed_modules:
-            (dest / f"{module}.py").unlink()
     missing = set(owner) - seen
     if missing:
         raise ValueError(f"chapters.py lists functions with no solution region: {sorted(missing)}")

@@ -57,29 +57,33 @@ def slow(x):
 '''
 
 
-def test_reference_only_regions_go_where_the_module_has_stubs():
-    """A reference fast path never runs in a student's edition: there the student's code does."""
+def test_reference_only_regions_never_reach_an_edition():
+    """A reference fast path runs in no edition built from solutions/: with the exercise stubbed
+    the stub runs, with the reference's solution kept the chapter's own path does."""
     student = build.strip_module(FAST, "sample", lambda name: True)
     assert '"fast"' not in student and "REFERENCE ONLY" not in student
     namespace = {}
     exec(compile(student, "sample.py", "exec"), namespace)
     with pytest.raises(NotImplementedError):
         namespace["exercise"](1000)  # the stub runs, whatever the size
-    reference = build.strip_module(FAST, "sample", lambda name: False)
-    assert "REFERENCE ONLY" not in reference
+    solved = build.strip_module(FAST, "sample", lambda name: False)
+    assert '"fast"' not in solved and "REFERENCE ONLY" not in solved
     namespace = {}
-    exec(compile(reference, "sample.py", "exec"), namespace)
-    assert namespace["exercise"](1000) == "fast" and namespace["exercise"](1) == "slow"
+    exec(compile(solved, "sample.py", "exec"), namespace)
+    assert namespace["exercise"](1000) == "slow"
     with pytest.raises(ValueError, match="without"):
         build.strip_module("x = 1\n### BEGIN REFERENCE ONLY\n", "bad", lambda name: True)
 
 
-def test_student_package_has_no_reference_only_module_or_fast_path():
-    package = REPO / "src" / "cnnlab"
-    for module, user in build.REFERENCE_MODULES.items():
+def test_no_edition_has_a_reference_only_module(tmp_path):
+    build.write_nbgrader_course(tmp_path)
+    packages = [REPO / "src" / "cnnlab", *(tmp_path / "source").glob("*/cnnlab")]
+    assert len(packages) == 1 + len(CHAPTERS)
+    for module in build.REFERENCE_MODULES:
         assert (REPO / "solutions" / "cnnlab" / f"{module}.py").exists()
-        assert not (package / f"{module}.py").exists(), module
-        assert module not in (package / f"{user}.py").read_text()
+        for package in packages:
+            assert not (package / f"{module}.py").exists(), package
+            assert not any(module in p.read_text() for p in package.glob("*.py")), package
 
 
 @pytest.mark.parametrize("bad", [
