@@ -1048,7 +1048,8 @@ print("cs231n demo, GEMM equals loops:", np.array_equal(out_gemm, out_demo))
 # the same seven loops, interpreted. The progress bar counts (image, filter) pairs. Then your two
 # compiled versions, timed with `timing.race` (given, `cnnlab/timing.py`): both on one core (one
 # Numba thread, one BLAS thread: two thread pools on the same cores would fight and the numbers
-# would mean little), each run once untimed (Numba compiles), then the median of 7 runs.
+# would mean little), each run once untimed (Numba compiles), then the median of 7 runs. If
+# PyTorch is installed, its `conv2d` runs in the same race, on one thread too: the yardstick.
 
 # %%
 def conv2d_python(images, w, b, padding):
@@ -1081,17 +1082,26 @@ out_python = conv2d_python(x_race, w_race, b_race, padding=1)
 t_python = time.perf_counter() - start
 out_loops = conv.conv2d_forward(x_race, w_race, b_race, padding=1)  # compiles for float32
 out_gemm = conv.conv2d_forward_gemm(x_race, w_race, b_race, padding=1)
-compiled = timing.race({
+contenders = {
     "Numba loops": lambda: conv.conv2d_forward(x_race, w_race, b_race, padding=1),
     "im2col + GEMM": lambda: conv.conv2d_forward_gemm(x_race, w_race, b_race, padding=1),
-}, threads=1)
+}
+try:
+    import torch
+
+    torch.set_num_threads(1)
+    xt, wt, bt = (torch.from_numpy(a) for a in (x_race, w_race, b_race))
+    contenders["PyTorch"] = lambda: torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+except ImportError:
+    pass
+compiled = timing.race(contenders, threads=1)
 t_loops, t_gemm = compiled["Numba loops"], compiled["im2col + GEMM"]
 print("all three agree:", np.allclose(out_python, out_loops, atol=1e-4),
       np.allclose(out_gemm, out_loops, atol=1e-4))
 
 # %%
 race_flops = 2 * arithmetic.conv_flops(32, 8, 16, 3, padding=1)  # N = 2 images
-timings = {"Python loops": t_python, "Numba loops": t_loops, "im2col + GEMM": t_gemm}
+timings = {"Python loops": t_python, **compiled}
 for label, seconds in timings.items():
     print(f"{label:14} {1e3 * seconds:9.2f} ms  {race_flops / seconds / 1e9:7.3f} GFLOP/s  "
           f"speed-up over Python {t_python / seconds:6.0f}x")
@@ -1105,9 +1115,13 @@ else:
     verdict = "im2col + GEMM ran about as fast as your loops (within 10 %)"
 print(f"Measured: compiling the loops made them {t_python / t_loops:.0f}x faster than Python; "
       f"{verdict}.")
+if "PyTorch" in compiled:
+    print(f"PyTorch's conv2d took {1e3 * compiled['PyTorch']:.2f} ms: your im2col + GEMM ran at "
+          f"{compiled['PyTorch'] / t_gemm:.2f}x its speed.")
 plt.figure(figsize=(6, 2.4))
+palette = {"Python loops": "0.6", "Numba loops": TAP, "im2col + GEMM": CURRENT, "PyTorch": "0.3"}
 bars = plt.barh(list(timings)[::-1], [1e3 * t for t in list(timings.values())[::-1]],
-                color=[CURRENT, TAP, "0.6"])
+                color=[palette[label] for label in list(timings)[::-1]])
 plt.bar_label(bars, [f"{t_python / t:.0f}×" for t in list(timings.values())[::-1]], padding=3)
 plt.xscale("log")
 plt.xlabel("milliseconds (log scale)")
