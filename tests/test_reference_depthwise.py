@@ -281,12 +281,12 @@ def test_depthwise_fused_planes_path_matches_torch(ref, dtype):
         b = rng.standard_normal(c * m).astype(dtype) if index % 2 == 0 else None
         what = f"{_describe(x.shape, w.shape, hp, dtype)}, bias={b is not None}"
         out_n, _, out_h, out_w = _assert_depthwise_matches_torch(ref, x, w, b, hp, rng, what)
-        assert fast.fused_planes_apply(w.shape, (1, 1), out_n * out_h * out_w), what
+        assert fast.fused_planes_apply(w.shape, (1, 1), out_n, (out_h, out_w)), what
     # Its neighbours take the chapter's kernels: stride 2, 5x5 and 3x1 filters, small layers.
-    assert not fast.fused_planes_apply((8, 1, 3, 3), (2, 1), 10**6)
-    assert not fast.fused_planes_apply((8, 1, 5, 5), (1, 1), 10**6)
-    assert not fast.fused_planes_apply((8, 1, 3, 1), (1, 1), 10**6)
-    assert not fast.fused_planes_apply((8, 1, 3, 3), (1, 1), 4095)
+    assert not fast.fused_planes_apply((8, 1, 3, 3), (2, 1), 1, (1000, 1000))
+    assert not fast.fused_planes_apply((8, 1, 5, 5), (1, 1), 1, (1000, 1000))
+    assert not fast.fused_planes_apply((8, 1, 3, 1), (1, 1), 1, (1000, 1000))
+    assert not fast.fused_planes_apply((8, 1, 3, 3), (1, 1), 3, (35, 39))
 
 
 @pytest.mark.parametrize("stride, kernel", [(1, 3), (2, 3), (1, 5)])

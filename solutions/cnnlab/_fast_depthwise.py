@@ -1,4 +1,4 @@
-"""Depthwise 3x3 convolution, stride 1, one channel plane at a time in the cache (given code).
+"""Depthwise 3x3 convolution, stride 1, one channel plane at a time in the cache (reference only).
 
 The reference `depthwise.depthwise_conv2d_forward` and `depthwise_conv2d_backward` choose this
 path by shape (`fused_planes_apply`); everything else takes the chapter's kernels. It computes
@@ -37,10 +37,12 @@ VECTOR = 32  # loops run over whole multiples of this many values (see `_whole_v
 MIN_PIXELS = 4096  # N * OH * OW below this: a small layer, the chapter's kernels are as fast
 
 
-def fused_planes_apply(w_shape, stride, out_pixels):
+def fused_planes_apply(w_shape, stride, images, out_hw):
     """Whether this path computes the layer: 3x3 filters, stride 1, at least MIN_PIXELS output
-    pixels (N * OH * OW); any padding, dilation and channel multiplier."""
-    return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) and out_pixels >= MIN_PIXELS
+    pixels in the batch (images * OH * OW, out_hw = (OH, OW)); any padding, dilation and channel
+    multiplier."""
+    pixels = images * out_hw[0] * out_hw[1]
+    return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) and pixels >= MIN_PIXELS
 
 
 @njit(cache=True, nogil=True)
@@ -105,7 +107,8 @@ def _backward_planes(dy, x, w, ph, pw, dh, dw, dx, dw_out, db, c0, c1):
     every value that a tap reads outside dy (above, below, left or right of it) is a zero of that
     border. The dot products for dw read the same plane from its first dy value on, where
     grad[p] = dy[y, x] at p = y * Wp + x (and 0 between the rows), like the padded input plane.
-    (reassoc: the dot products are summed several at a time, in an order fixed by the code.)
+    (reassoc: the dot products are summed several at a time, in an order that the compiler
+    fixes: the same on every run and every number of threads.)
     """
     N, C, H, W = x.shape
     K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]

@@ -215,7 +215,7 @@ def depthwise_conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     ### BEGIN REFERENCE ONLY
     from . import _fast_depthwise  # the reference's fast path for 3x3, stride 1 (in cache)
 
-    if _fast_depthwise.fused_planes_apply(w.shape, stride, x.shape[0] * oh * ow):
+    if _fast_depthwise.fused_planes_apply(w.shape, stride, x.shape[0], (oh, ow)):
         return _fast_depthwise.forward(x, w, b, padding, dilation)
     ### END REFERENCE ONLY
     (ph, pw), (n, c, h, wd) = padding, x.shape
@@ -356,7 +356,7 @@ def depthwise_conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1):
     ### BEGIN REFERENCE ONLY
     from . import _fast_depthwise  # the reference's fast path for 3x3, stride 1 (in cache)
 
-    if _fast_depthwise.fused_planes_apply(w.shape, stride, dy.shape[0] * dy[0, 0].size):
+    if _fast_depthwise.fused_planes_apply(w.shape, stride, dy.shape[0], dy.shape[2:]):
         return _fast_depthwise.backward(dy, x, w, padding, dilation)
     ### END REFERENCE ONLY
     (ph, pw), (n, c, h, wd) = padding, x.shape
